@@ -1,0 +1,15 @@
+export * from './identity';
+export { LineSplitter, type Line } from './lines';
+export { shQuote, psQuote, winQuoteArg, UnsafeValueError } from './quote';
+export * from './os/index';
+export type { WrapperOptions, ReattachOptions, KillOptions } from './os/types';
+export * from './transport/types';
+export { LocalTransport } from './transport/local';
+export { SshTransport, hostKeyFingerprint, type SshOptions } from './transport/ssh';
+export { SshPool } from './transport/pool';
+export { withBackoff, sleep, type BackoffOptions } from './transport/backoff';
+export { WrapperReader, parsePidFile, type WrapperEvent } from './run/reader';
+export { killRun, probeRun, readRunPidFile, removeRunDir, controlExec, type KillReport } from './run/control';
+export { RunFollower, newNonce, type RunHooks, type RunOutcome, type FollowOptions } from './run/follow';
+export { runAgent, attachRun, type RunAgentOptions, type AttachRunOptions } from './run/run-agent';
+export * from './providers/index';

@@ -1,0 +1,59 @@
+/**
+ * The wire protocol between the wrapper scripts on a member and us. The first line a wrapper prints
+ * is `FLEET_PID:<pid>` (the seed's contract), the second `FLEET_ID:<bootId>:<startTime>`; after them
+ * only agent output follows, so those two can't be spoofed by the agent. The end marker carries a
+ * per-stream random nonce and may be glued to the agent's last, unterminated line.
+ */
+export const PID_LINE = /^FLEET_PID:(\d+)$/;
+export const ID_LINE = /^FLEET_ID:([^:]*):([^:]*)$/;
+export const ERR_LINE = /^FLEET_ERR:([a-z_]+)$/;
+export const ATTACH_LINE = /^FLEET_ATTACH:(alive|gone|rebooted|mismatch)$/;
+export const PROBE_LINE = /^FLEET_PROBE:(alive|gone|rebooted|mismatch):([^:]*):(\d*)$/;
+export const KILL_LINE = /^FLEET_KILL:(killed|already_gone|identity_mismatch|timeout):(\d+)$/;
+
+export function exitMarker(nonce: string): string {
+  return `FLEET_EXIT:${nonce}:`;
+}
+
+/** Splits a line that ends with the end marker into (agent text before it, exit field). */
+export function matchExit(line: string, nonce: string): { before: string; exit: string } | undefined {
+  const marker = exitMarker(nonce);
+  const at = line.lastIndexOf(marker);
+  if (at === -1) return undefined;
+  const exit = line.slice(at + marker.length);
+  if (!/^(\d+|none)$/.test(exit)) return undefined;
+  return { before: line.slice(0, at), exit };
+}
+
+export type ProbeState = 'alive' | 'gone' | 'rebooted' | 'mismatch';
+export type KillResult = 'killed' | 'already_gone' | 'identity_mismatch' | 'timeout' | 'unreachable';
+
+export interface ProbeResult {
+  state: ProbeState;
+  /** The agent's exit code if its exit file exists. */
+  exitCode: number | undefined;
+  /** Size of the output file in bytes. */
+  outSize: number;
+}
+
+export function parseProbe(text: string): ProbeResult {
+  for (const line of text.split('\n')) {
+    const m = PROBE_LINE.exec(line.trim());
+    if (m) {
+      return {
+        state: m[1] as ProbeState,
+        exitCode: m[2] === '' ? undefined : Number(m[2]),
+        outSize: m[3] === '' ? 0 : Number(m[3]),
+      };
+    }
+  }
+  throw new Error(`unparseable probe output: ${JSON.stringify(text.slice(0, 200))}`);
+}
+
+export function parseKill(text: string): { result: KillResult; count: number } {
+  for (const line of text.split('\n')) {
+    const m = KILL_LINE.exec(line.trim());
+    if (m) return { result: m[1] as KillResult, count: Number(m[2]) };
+  }
+  throw new Error(`unparseable kill output: ${JSON.stringify(text.slice(0, 200))}`);
+}

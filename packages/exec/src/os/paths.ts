@@ -1,0 +1,15 @@
+/** Validation of the names we build paths from; a runId becomes a directory name on the member. */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+export function assertRunId(runId: string): void {
+  if (!RUN_ID.test(runId) || runId.includes('..')) throw new Error(`invalid run id: ${JSON.stringify(runId)}`);
+}
+
+export function assertEnvName(name: string): void {
+  if (!ENV_NAME.test(name)) throw new Error(`invalid environment variable name: ${JSON.stringify(name)}`);
+}
+
+export function assertNonce(nonce: string): void {
+  if (!/^[a-f0-9]{16,64}$/.test(nonce)) throw new Error('invalid nonce');
+}

@@ -1,0 +1,50 @@
+import type { RunHandle } from '../identity';
+
+export type OsName = 'linux' | 'windows';
+
+export interface WrapperOptions {
+  runDir: string;
+  workFolder: string;
+  /** The agent's argv; argv[0] is the program. Every element is quoted by the OS layer. */
+  argv: string[];
+  /** Extra environment for the agent (names are validated). */
+  env?: Record<string, string>;
+  /** Random per-stream nonce that authenticates the end marker. */
+  nonce: string;
+}
+
+export interface ReattachOptions {
+  handle: RunHandle;
+  /** Bytes of `out` already delivered; streaming resumes right after them. */
+  offset: number;
+  nonce: string;
+}
+
+export interface KillOptions {
+  /** How long to keep killing and checking before reporting `timeout`. */
+  timeoutMs: number;
+}
+
+/**
+ * Everything that differs between member operating systems. Each method returns a script for the
+ * member's shell (`shellCommand`), fed on stdin so that nothing of it shows in `ps`. Scripts print
+ * the marker lines parsed by ./markers.ts.
+ */
+export interface OsCommands {
+  readonly name: OsName;
+  /** The command an SSH exec runs; the script arrives on its stdin. */
+  readonly shellCommand: string;
+  /** The same for a local spawn. */
+  readonly shellArgv: readonly [string, ...string[]];
+  runDir(workFolder: string, runId: string): string;
+  joinPath(dir: string, name: string): string;
+  prepareRunDirScript(runDir: string): string;
+  wrapperScript(opts: WrapperOptions): string;
+  reattachScript(opts: ReattachOptions): string;
+  probeScript(handle: RunHandle): string;
+  killScript(handle: RunHandle, opts: KillOptions): string;
+  readFileScript(path: string): string;
+  removeRunDirScript(workFolder: string, runDir: string): string;
+  /** Frame one command for a long-lived control shell: output, then a line `<endTag>:<status>`. */
+  controlFrame(script: string, endTag: string): string;
+}

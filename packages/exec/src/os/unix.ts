@@ -1,0 +1,239 @@
+import type { RunHandle } from '../identity';
+import { shQuote } from '../quote';
+import { assertEnvName, assertNonce, assertRunId } from './paths';
+import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
+
+/**
+ * Linux members. POSIX sh only (Debian's /bin/sh is dash). The hot paths (liveness, identity, the
+ * process-table scan of the kill) use shell builtins only: `read` from /proc, parameter expansion.
+ *
+ * Process identity = boot id + /proc/<pid>/stat field 22 (start time in clock ticks). A zombie
+ * (state Z) counts as dead: PID 1 here can take seconds to reap an orphan and `kill -0` succeeds on it.
+ */
+
+/** Interval of the liveness poll that ends the output stream (seconds, as sleep(1) takes it). */
+const POLL_S = '0.05';
+
+/** Shared shell functions. fleet_stat sets FS_STATE FS_PPID FS_PGRP FS_SID FS_START for PID $1. */
+const PRELUDE = `
+fleet_stat() {
+  [ -r "/proc/$1/stat" ] || return 1
+  fleet_l=
+  { read -r fleet_l < "/proc/$1/stat"; } 2>/dev/null || return 1
+  [ -n "$fleet_l" ] || return 1
+  set -- \${fleet_l##*) }
+  FS_STATE=$1; FS_PPID=$2; FS_PGRP=$3; FS_SID=$4
+  shift 19
+  FS_START=$1
+}
+fleet_alive() {
+  fleet_stat "$1" || return 1
+  case $FS_STATE in Z|X|x) return 1;; esac
+  [ "$FS_START" = "$2" ]
+}
+fleet_boot() {
+  FB=
+  { read -r FB < /proc/sys/kernel/random/boot_id; } 2>/dev/null
+}
+`;
+
+/**
+ * The streaming tail shared by the first run and a reattach. Needs D (run dir), P/S (leader pid and
+ * start time), N (nonce), OFF (bytes already delivered). A watcher exits when the exit file appears
+ * or the leader is dead (zombies included); `tail --pid` then does its final read and stops, so every
+ * byte written before the agent exited is delivered. Then the nonce'd end marker with the exit code.
+ */
+const STREAM = `
+fleet_watch() {
+  while [ ! -e "$D/exit" ] && fleet_alive "$P" "$S"; do sleep ${POLL_S}; done
+}
+fleet_watch </dev/null >/dev/null 2>&1 &
+W=$!
+tail -c +$((OFF + 1)) -f --pid="$W" -s ${POLL_S} "$D/out" 2>/dev/null
+wait "$W" 2>/dev/null
+C=none
+if [ -e "$D/exit" ]; then { read -r C < "$D/exit"; } 2>/dev/null || C=none; fi
+case $C in ''|*[!0-9]*) C=none;; esac
+printf 'FLEET_EXIT:%s:%s\\n' "$N" "$C"
+`;
+
+/**
+ * The supervisor: the first process of the new session. It runs the agent with the prompt on stdin
+ * and output to a file (an SSH drop can't SIGPIPE it), then writes the exit code atomically. It is
+ * constant text: every variable part arrives as a positional parameter.
+ */
+const SUPERVISOR = [
+  'd=$1; shift',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+  'fleet_f() { set -- ${1##*) }; shift 19; s=$1; }',
+  '{ read -r b < /proc/sys/kernel/random/boot_id; read -r l < /proc/$$/stat; } 2>/dev/null',
+  'fleet_f "$l"',
+  'echo "$$:$b:$s" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid" || exit 96',
+  '"$@" < "$d/prompt" > "$d/out" 2>&1; c=$?',
+  'echo "$c" > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"',
+].join('\n');
+
+function wrapperScript(opts: WrapperOptions): string {
+  assertNonce(opts.nonce);
+  const argv = [...opts.argv];
+  if (argv.length === 0) throw new Error('empty argv');
+  const env = Object.entries(opts.env ?? {});
+  for (const [k] of env) assertEnvName(k);
+  const cmd = [...(env.length > 0 ? ['env', ...env.map(([k, v]) => `${k}=${v}`)] : []), ...argv]
+    .map((a) => shQuote(a, 'argument'))
+    .join(' ');
+  return `${PRELUDE}
+D=${shQuote(opts.runDir, 'runDir')}
+N=${opts.nonce}
+OFF=0
+cd ${shQuote(opts.workFolder, 'workFolder')} 2>/dev/null || { echo "FLEET_ERR:workfolder_missing"; exit 97; }
+[ -r "$D/prompt" ] || { echo "FLEET_ERR:prompt_missing"; exit 97; }
+command -v setsid >/dev/null 2>&1 || { echo "FLEET_ERR:setsid_missing"; exit 97; }
+rm -f "$D/exit" "$D/exit.tmp" "$D/pid" "$D/pid.tmp"
+: > "$D/out" || { echo "FLEET_ERR:rundir_unwritable"; exit 97; }
+setsid sh -c ${shQuote(SUPERVISOR)} fleet-run "$D" ${cmd} </dev/null >/dev/null 2>&1 &
+P=$!
+fleet_stat "$P"; S=\${FS_START:-}
+echo "FLEET_PID:$P"
+fleet_boot
+echo "FLEET_ID:$FB:$S"
+${STREAM}`;
+}
+
+function handleVars(h: RunHandle): string {
+  if (!Number.isSafeInteger(h.pid) || h.pid <= 1) throw new Error(`invalid pid ${h.pid}`);
+  if (!/^\d+$/.test(h.startTime)) throw new Error('invalid start time');
+  return `D=${shQuote(h.runDir, 'runDir')}
+P=${h.pid}
+S=${h.startTime}
+B=${shQuote(h.bootId, 'bootId')}`;
+}
+
+/** Classifies the recorded leader: alive | gone | rebooted | mismatch (PID reused by another process). */
+const CLASSIFY = `
+fleet_boot
+if [ "$FB" != "$B" ]; then ST=rebooted
+elif fleet_stat "$P"; then
+  if [ "$FS_START" != "$S" ]; then ST=mismatch
+  else case $FS_STATE in Z|X|x) ST=gone;; *) ST=alive;; esac
+  fi
+else ST=gone
+fi
+`;
+
+function reattachScript(opts: ReattachOptions): string {
+  assertNonce(opts.nonce);
+  if (!Number.isSafeInteger(opts.offset) || opts.offset < 0) throw new Error('invalid offset');
+  return `${PRELUDE}
+${handleVars(opts.handle)}
+N=${opts.nonce}
+OFF=${opts.offset}
+${CLASSIFY}
+echo "FLEET_ATTACH:$ST"
+[ -e "$D/out" ] || : > "$D/out" 2>/dev/null
+[ "$ST" = alive ] || S=gone
+${STREAM}`;
+}
+
+function probeScript(h: RunHandle): string {
+  return `${PRELUDE}
+${handleVars(h)}
+${CLASSIFY}
+C=
+if [ -e "$D/exit" ]; then { read -r C < "$D/exit"; } 2>/dev/null || C=; fi
+case $C in *[!0-9]*) C=;; esac
+Z=0
+[ -e "$D/out" ] && Z=$(wc -c < "$D/out" | tr -d ' ')
+echo "FLEET_PROBE:$ST:$C:$Z"
+`;
+}
+
+/**
+ * Kill exactly the run's process tree: the session and process group named after the leader (a
+ * process that moved to another group with setpgid stays in the session), plus every descendant of
+ * those (one that called setsid is still caught through its parent while that lives). Nothing is
+ * touched unless boot id and the leader's start time match; if the leader is gone, only session or
+ * group members that started no earlier than it count (the kernel does not reuse a PID while it
+ * names a live session or group). Repeat until nothing is left alive, bounded.
+ */
+function killScript(h: RunHandle, opts: KillOptions): string {
+  const rounds = Math.max(1, Math.ceil(opts.timeoutMs / 20));
+  return `${PRELUDE}
+${handleVars(h)}
+${CLASSIFY}
+case $ST in
+  rebooted) echo "FLEET_KILL:already_gone:0"; exit 0;;
+  mismatch) echo "FLEET_KILL:identity_mismatch:0"; exit 0;;
+esac
+fleet_targets() {
+  T=" "; TAB=
+  for f in /proc/[0-9]*/stat; do
+    fleet_l=
+    { read -r fleet_l < "$f"; } 2>/dev/null || continue
+    q=\${f#/proc/}; q=\${q%/stat}
+    [ "$q" = "$$" ] && continue
+    set -- \${fleet_l##*) }
+    st=$1; pp=$2; pg=$3; sd=$4; shift 19; s0=$1
+    case $st in Z|X|x) continue;; esac
+    TAB="$TAB $q:$pp"
+    if [ "$q" = "$P" ]; then
+      [ "$s0" = "$S" ] && T="$T$q "
+    elif [ "$sd" = "$P" ] || [ "$pg" = "$P" ]; then
+      [ "$s0" -ge "$S" ] 2>/dev/null && T="$T$q "
+    fi
+  done
+  ch=1
+  while [ $ch = 1 ]; do
+    ch=0
+    for e in $TAB; do
+      q=\${e%%:*}; pp=\${e#*:}
+      case "$T" in *" $q "*) continue;; esac
+      case "$T" in *" $pp "*) T="$T$q "; ch=1;; esac
+    done
+  done
+}
+i=0; first=
+while :; do
+  fleet_targets
+  [ "$T" = " " ] && break
+  [ -n "$first" ] || first=$T
+  kill -KILL $T 2>/dev/null
+  i=$((i + 1))
+  if [ $i -ge ${rounds} ]; then set -- $T; echo "FLEET_KILL:timeout:$#"; exit 0; fi
+  sleep 0.02
+done
+if [ -n "$first" ]; then set -- $first; echo "FLEET_KILL:killed:$#"; else echo "FLEET_KILL:already_gone:0"; fi
+`;
+}
+
+function removeRunDirScript(workFolder: string, runDir: string): string {
+  const root = `${workFolder.replace(/\/+$/, '')}/.fleet/runs/`;
+  if (!runDir.startsWith(root) || runDir.length <= root.length || runDir.includes('/../')) {
+    throw new Error(`refusing to remove ${runDir}: not a run directory of ${workFolder}`);
+  }
+  return `rm -rf -- ${shQuote(runDir)}\n`;
+}
+
+export const unix: OsCommands = {
+  name: 'linux',
+  shellCommand: 'sh -s',
+  shellArgv: ['sh', '-s'],
+  runDir(workFolder, runId) {
+    assertRunId(runId);
+    return `${workFolder.replace(/\/+$/, '')}/.fleet/runs/${runId}`;
+  },
+  joinPath: (dir, name) => `${dir}/${name}`,
+  prepareRunDirScript: (runDir) =>
+    `umask 077\nmkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} && echo FLEET_OK\n`,
+  wrapperScript,
+  reattachScript,
+  probeScript,
+  killScript,
+  readFileScript: (path) => `cat -- ${shQuote(path, 'path')} 2>/dev/null\n`,
+  removeRunDirScript,
+  controlFrame(script, endTag) {
+    // The script travels as a here-document whose delimiter carries the nonce'd tag: nothing in the
+    // script can end it early, nothing of it shows in ps, and there is no argument-size limit.
+    return `sh -s <<'${endTag}_EOF' 2>&1\n${script}\n${endTag}_EOF\nprintf '\\n%s:%s\\n' '${endTag}' "$?"\n`;
+  },
+};

@@ -1,0 +1,71 @@
+import { positiveInt } from './claude';
+import { classifyError, jsonLine, num, str } from './classify';
+import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgValue } from './types';
+
+/**
+ * Gemini CLI: non-interactive when stdin is not a terminal (the prompt file is its stdin), with
+ * `--output-format stream-json` for live events. Also parses the single (pretty-printed) JSON
+ * document of `--output-format json`, which is what it prints for early errors.
+ */
+export const gemini: Provider = {
+  name: 'gemini',
+  buildArgv(o) {
+    const argv = [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'gemini', '--output-format', 'stream-json'];
+    if (o.model) argv.push('--model', assertArgValue(o.model, 'model', MODEL));
+    if (o.maxTurns !== undefined) positiveInt(o.maxTurns); // no per-run flag; validated, set in settings.json
+    if (o.resumeSessionId) argv.push('--resume', assertArgValue(o.resumeSessionId, 'session id', SESSION_ID));
+    if (o.skipPermissions) argv.push('--approval-mode', 'yolo');
+    if (o.trustWorkspace) argv.push('--skip-trust');
+    return argv;
+  },
+  parse(exitCode, lines): AgentResult {
+    const events: Record<string, unknown>[] = [];
+    const errors: string[] = [];
+    const doc = prettyDocument(lines);
+    if (doc) events.push(doc);
+    else {
+      for (const line of lines) {
+        const j = jsonLine(line);
+        if (j) events.push(j);
+        else if (line.trim()) errors.push(line);
+      }
+    }
+    let sessionId: string | undefined;
+    let text = '';
+    let inputTokens = 0;
+    let outputTokens = 0;
+    let sawResult = false;
+    for (const e of events) {
+      sessionId = str(e.session_id) ?? sessionId;
+      if (e.type === 'message' && e.role === 'assistant') text += str(e.content) ?? '';
+      if (typeof e.response === 'string') text = e.response;
+      if (e.type === 'result' || 'response' in e) sawResult = true;
+      const stats = (e.stats ?? {}) as Record<string, unknown>;
+      inputTokens += num(stats.input_tokens);
+      outputTokens += num(stats.output_tokens);
+      const err = e.error as Record<string, unknown> | string | undefined;
+      if (typeof err === 'string') errors.push(err);
+      else if (err && typeof err === 'object') errors.push(str(err.message) ?? JSON.stringify(err));
+      if (e.type === 'error') errors.push(str(e.message) ?? JSON.stringify(e));
+    }
+    const base = { sessionId, usage: { inputTokens, outputTokens } };
+    if (exitCode === 0 && errors.length === 0) {
+      if (!sawResult && text === '') {
+        return { ok: false, ...base, error: { category: 'unknown', retryable: false, message: 'agent exited 0 without a result' } };
+      }
+      return { ok: true, result: text, ...base };
+    }
+    return { ok: false, ...base, error: classifyError(exitCode, errors.join('\n')) };
+  },
+};
+
+function prettyDocument(lines: readonly string[]): Record<string, unknown> | undefined {
+  const start = lines.indexOf('{');
+  if (start === -1) return undefined;
+  try {
+    const v = JSON.parse(lines.slice(start).join('\n')) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,14 @@
+import { claude } from './claude';
+import { codex } from './codex';
+import { gemini } from './gemini';
+import { shell } from './shell';
+import type { Provider, ProviderName } from './types';
+
+const PROVIDERS: Readonly<Record<ProviderName, Provider>> = { claude, gemini, codex, shell };
+
+export function getProvider(name: ProviderName): Provider {
+  return PROVIDERS[name];
+}
+
+export { classifyError } from './classify';
+export * from './types';

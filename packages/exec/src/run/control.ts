@@ -1,0 +1,68 @@
+import type { RunHandle } from '../identity';
+import { type KillResult, type ProbeResult, parseKill, parseProbe } from '../os/markers';
+import { type BackoffOptions, withBackoff } from '../transport/backoff';
+import { type Transport, TransportError } from '../transport/types';
+import { parsePidFile } from './reader';
+
+/** Control operations on one run, each one short script on the member's control shell. */
+
+const RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 2_000, deadlineMs: 30_000 };
+
+/** Runs a control script, reconnecting with backoff on transient transport errors. */
+export function controlExec(
+  transport: Transport,
+  script: string,
+  backoff: BackoffOptions = RECONNECT,
+  signal?: AbortSignal,
+): Promise<string> {
+  return withBackoff(
+    async () => (await transport.exec(script)).output,
+    (e) => e instanceof TransportError && e.transient,
+    backoff,
+    signal,
+  );
+}
+
+export async function probeRun(transport: Transport, handle: RunHandle, backoff?: BackoffOptions): Promise<ProbeResult> {
+  return parseProbe(await controlExec(transport, transport.os.probeScript(handle), backoff));
+}
+
+export interface KillReport {
+  result: KillResult;
+  /** Processes found and killed in the first round. */
+  count: number;
+  /** Time from the kill request to "confirmed gone". */
+  ms: number;
+}
+
+/**
+ * Kills the run's whole process tree if (and only if) its identity still matches, and waits until
+ * nothing of it is alive. `unreachable` means we could not even ask: the caller must not assume the
+ * run is gone.
+ */
+export async function killRun(
+  transport: Transport,
+  handle: RunHandle,
+  opts: { timeoutMs?: number; backoff?: BackoffOptions } = {},
+): Promise<KillReport> {
+  const started = performance.now();
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  try {
+    const out = await controlExec(transport, transport.os.killScript(handle, { timeoutMs }), opts.backoff);
+    const { result, count } = parseKill(out);
+    return { result, count, ms: performance.now() - started };
+  } catch (err) {
+    if (err instanceof TransportError) return { result: 'unreachable', count: 0, ms: performance.now() - started };
+    throw err;
+  }
+}
+
+/** The identity the supervisor recorded in runDir/pid, if it got that far. */
+export async function readRunPidFile(transport: Transport, runDir: string, backoff?: BackoffOptions): Promise<RunHandle | undefined> {
+  const text = await controlExec(transport, transport.os.readFileScript(transport.os.joinPath(runDir, 'pid')), backoff);
+  return parsePidFile(text, runDir);
+}
+
+export async function removeRunDir(transport: Transport, workFolder: string, runDir: string): Promise<void> {
+  await controlExec(transport, transport.os.removeRunDirScript(workFolder, runDir));
+}

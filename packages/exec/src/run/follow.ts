@@ -1,0 +1,253 @@
+import { randomBytes } from 'node:crypto';
+import type { RunHandle } from '../identity';
+import type { ProbeState } from '../os/markers';
+import { type BackoffOptions, sleep, withBackoff } from '../transport/backoff';
+import { type StreamChannel, type Transport, TransportError } from '../transport/types';
+import { type KillReport, killRun, readRunPidFile } from './control';
+import { WrapperReader, type WrapperEvent } from './reader';
+
+export interface RunHooks {
+  /** The FLEET_PID line arrived. Awaited before anything else of the stream is handled. */
+  onPid?(pid: number): void | Promise<void>;
+  /** The full identity (pid, boot id, start time, run dir) is known. Awaited likewise. */
+  onStarted?(handle: RunHandle): void | Promise<void>;
+  /** One line of agent output, in order, exactly once across reconnects. */
+  onLine?(text: string): void | Promise<void>;
+  /** The stream was lost without the end marker; we are about to reconnect. */
+  onDrop?(info: { reason: string; drops: number }): void;
+  /** A reattach found the run in this state. */
+  onReattach?(state: ProbeState): void;
+}
+
+export type RunOutcome =
+  | {
+      kind: 'exited';
+      exitCode: number;
+      handle: RunHandle;
+      /** Last lines of output (bounded), for result parsing and error classification. */
+      tail: string[];
+      outBytes: number;
+      drops: number;
+      /** What was left in the run's session after the agent exited, now killed. */
+      cleanup: KillReport;
+    }
+  /** The process is gone and left no exit code (killed from outside, reboot). */
+  | { kind: 'lost'; handle: RunHandle; tail: string[]; outBytes: number; drops: number; reason: string }
+  /** Our signal fired; the run was killed (see kill.result). */
+  | { kind: 'aborted'; handle: RunHandle | undefined; kill: KillReport | undefined; tail: string[]; drops: number }
+  /** The wrapper refused to start, or the spawn provably never happened. */
+  | { kind: 'not_started'; reason: string }
+  /** The member stayed unreachable past the reconnect deadline; the run's state is unknown. */
+  | { kind: 'unreachable'; handle: RunHandle | undefined; reason: string; tail: string[]; drops: number };
+
+export interface FollowOptions {
+  transport: Transport;
+  runDir: string;
+  hooks?: RunHooks;
+  signal?: AbortSignal;
+  /** Reconnect policy after a drop. */
+  reconnect?: BackoffOptions;
+  /** How long to wait for runDir/pid after a drop that came before the FLEET_PID line. */
+  spawnGraceMs?: number;
+  killTimeoutMs?: number;
+  /** Bounds of the kept output tail. */
+  tailLines?: number;
+  tailBytes?: number;
+  /** Consecutive drops without any progress before giving up as unreachable. */
+  maxIdleDrops?: number;
+}
+
+const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 3_000, deadlineMs: 120_000 };
+
+/** A wrapper stream and the nonce its end marker carries. */
+export interface WrapperStream {
+  channel: StreamChannel;
+  nonce: string;
+}
+
+export function newNonce(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * Follows one run to its end across any number of stream drops: reads the header (PID first,
+ * persisted by the caller before anything else), forwards output lines, and on a drop reconnects,
+ * re-identifies the process and resumes from the exact byte offset. Only the agent's own exit code
+ * (the end marker, from the exit file the supervisor wrote) ends a run as `exited`.
+ */
+export class RunFollower {
+  handle: RunHandle | undefined;
+  private pid: number | undefined;
+  private offset = 0;
+  private drops = 0;
+  private readonly tail: string[] = [];
+  private tailSize = 0;
+  private exitCode: number | undefined | null = null; // null = no end marker seen
+  private wrapperError: string | undefined;
+
+  constructor(private readonly o: FollowOptions) {}
+
+  /** Start following from an already-known run (adoption after a restart). */
+  static fromHandle(o: FollowOptions, handle: RunHandle, offset: number): RunFollower {
+    const f = new RunFollower(o);
+    f.handle = handle;
+    f.pid = handle.pid;
+    f.offset = offset;
+    return f;
+  }
+
+  get outBytes(): number {
+    return this.offset;
+  }
+
+  /** Follows `first` (a fresh wrapper stream, or undefined to start with a reattach). */
+  async follow(first: WrapperStream | undefined): Promise<RunOutcome> {
+    const { signal } = this.o;
+    let current = first;
+    let idleDrops = 0;
+    for (;;) {
+      const before = this.offset;
+      if (current) {
+        const reason = await this.consume(current.channel, current.nonce);
+        if (signal?.aborted) return this.abort();
+        if (this.wrapperError) return { kind: 'not_started', reason: this.wrapperError };
+        if (this.exitCode !== null) return this.finish();
+        this.drops++;
+        this.o.hooks?.onDrop?.({ reason, drops: this.drops });
+      }
+      if (signal?.aborted) return this.abort();
+      idleDrops = this.offset === before ? idleDrops + 1 : 0;
+      if (idleDrops > (this.o.maxIdleDrops ?? 20)) {
+        return { kind: 'unreachable', handle: this.handle, reason: 'stream keeps dropping', tail: this.tail, drops: this.drops };
+      }
+      try {
+        if (!this.handle) {
+          this.handle = await this.recoverHandle(signal);
+          if (!this.handle) return { kind: 'not_started', reason: 'stream lost before the agent was spawned' };
+          await this.o.hooks?.onStarted?.(this.handle);
+        }
+        current = await this.reattach(this.handle);
+      } catch (err) {
+        if (signal?.aborted) return this.abort();
+        if (err instanceof TransportError) {
+          return { kind: 'unreachable', handle: this.handle, reason: err.message, tail: this.tail, drops: this.drops };
+        }
+        throw err;
+      }
+    }
+  }
+
+  private async consume(channel: StreamChannel, nonce: string): Promise<string> {
+    const reader = new WrapperReader(nonce);
+    const onAbort = () => channel.close();
+    this.o.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const chunk of channel.output) {
+        for (const ev of reader.push(chunk)) await this.apply(ev);
+        if (reader.done || this.o.signal?.aborted) break;
+      }
+      for (const ev of reader.end()) await this.apply(ev);
+    } finally {
+      this.o.signal?.removeEventListener('abort', onAbort);
+    }
+    if (reader.done) {
+      channel.close();
+      return 'done';
+    }
+    const end = await Promise.race([channel.ended, sleep(2_000).then(() => undefined)]);
+    channel.close();
+    if (!end) return 'stream ended';
+    return end.kind === 'drop' ? end.reason : `wrapper ended (code ${end.code}, signal ${end.signal ?? 'none'})`;
+  }
+
+  private async apply(ev: WrapperEvent): Promise<void> {
+    switch (ev.type) {
+      case 'pid':
+        this.pid = ev.pid;
+        await this.o.hooks?.onPid?.(ev.pid);
+        return;
+      case 'identity':
+        if (this.pid === undefined || this.handle) return;
+        this.handle = { pid: this.pid, bootId: ev.bootId, startTime: ev.startTime, runDir: this.o.runDir };
+        await this.o.hooks?.onStarted?.(this.handle);
+        return;
+      case 'attached':
+        this.o.hooks?.onReattach?.(ev.state);
+        return;
+      case 'error':
+        this.wrapperError = ev.reason;
+        return;
+      case 'line':
+        this.offset += ev.bytes;
+        this.keep(ev.text);
+        await this.o.hooks?.onLine?.(ev.text);
+        return;
+      case 'exit':
+        this.exitCode = ev.exitCode;
+        return;
+    }
+  }
+
+  private keep(text: string): void {
+    const maxLines = this.o.tailLines ?? 2_000;
+    const maxBytes = this.o.tailBytes ?? 1 << 20;
+    this.tail.push(text);
+    this.tailSize += text.length;
+    while (this.tail.length > maxLines || (this.tailSize > maxBytes && this.tail.length > 1)) {
+      this.tailSize -= this.tail.shift()?.length ?? 0;
+    }
+  }
+
+  /** After a drop before the identity arrived: the supervisor's own record, waited for briefly. */
+  private async recoverHandle(signal: AbortSignal | undefined): Promise<RunHandle | undefined> {
+    const deadline = Date.now() + (this.o.spawnGraceMs ?? 2_000);
+    for (;;) {
+      const h = await readRunPidFile(this.o.transport, this.o.runDir, this.o.reconnect ?? DEFAULT_RECONNECT);
+      if (h) return h;
+      if (Date.now() >= deadline) return undefined;
+      await sleep(100, signal);
+    }
+  }
+
+  private reattach(handle: RunHandle): Promise<WrapperStream> {
+    return withBackoff(
+      async () => {
+        const nonce = newNonce();
+        const channel = await this.o.transport.stream(this.o.transport.os.reattachScript({ handle, offset: this.offset, nonce }));
+        return { channel, nonce };
+      },
+      (e) => e instanceof TransportError && e.transient,
+      this.o.reconnect ?? DEFAULT_RECONNECT,
+      this.o.signal,
+    );
+  }
+
+  private async finish(): Promise<RunOutcome> {
+    const handle = this.handle;
+    if (!handle) return { kind: 'not_started', reason: 'end marker without a process identity' };
+    if (this.exitCode === undefined || this.exitCode === null) {
+      return {
+        kind: 'lost',
+        handle,
+        tail: this.tail,
+        outBytes: this.offset,
+        drops: this.drops,
+        reason: 'process gone without an exit code',
+      };
+    }
+    // Nothing we started outlives its run: kill whatever the agent left in its session.
+    const cleanup = await killRun(this.o.transport, handle, { timeoutMs: this.o.killTimeoutMs ?? 5_000 });
+    return { kind: 'exited', exitCode: this.exitCode, handle, tail: this.tail, outBytes: this.offset, drops: this.drops, cleanup };
+  }
+
+  private async abort(): Promise<RunOutcome> {
+    let handle = this.handle;
+    if (!handle && this.pid !== undefined) {
+      handle = await readRunPidFile(this.o.transport, this.o.runDir).catch(() => undefined);
+    }
+    // The spawn may be in flight: wait (without the fired signal) for the supervisor's record.
+    if (!handle) handle = await this.recoverHandle(undefined).catch(() => undefined);
+    const kill = handle ? await killRun(this.o.transport, handle, { timeoutMs: this.o.killTimeoutMs ?? 5_000 }) : undefined;
+    return { kind: 'aborted', handle, kill, tail: this.tail, drops: this.drops };
+  }
+}

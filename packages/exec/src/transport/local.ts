@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { getOsCommands } from '../os/index';
+import type { OsCommands } from '../os/types';
+import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError } from './types';
+
+/**
+ * The member is this machine. Scripts run under the same shell and wrappers as over SSH, so a local
+ * member behaves exactly like a remote one (the agent is in its own session and survives us).
+ */
+export class LocalTransport implements Transport {
+  readonly kind = 'local' as const;
+  readonly os: OsCommands;
+
+  constructor(os: OsCommands = getOsCommands('linux')) {
+    this.os = os;
+  }
+
+  exec(script: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      const [cmd, ...args] = this.os.shellArgv;
+      const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (c: Buffer) => chunks.push(c));
+      child.stderr.on('data', (c: Buffer) => chunks.push(c));
+      const timer =
+        opts.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              killGroup(child);
+              reject(new TransportError('timeout', `local command timed out after ${opts.timeoutMs} ms`));
+            }, opts.timeoutMs);
+      child.on('error', (err) => {
+        if (timer) clearTimeout(timer);
+        reject(new TransportError('unreachable', `cannot start ${cmd}: ${err.message}`));
+      });
+      child.on('close', (code) => {
+        if (timer) clearTimeout(timer);
+        resolve({ output: Buffer.concat(chunks).toString('utf8'), code });
+      });
+      child.stdin.on('error', () => {});
+      child.stdin.end(script);
+    });
+  }
+
+  async writeFile(path: string, data: Buffer | string, mode: number): Promise<void> {
+    const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+    try {
+      await writeFile(tmp, data, { mode, flag: 'wx' });
+      await chmod(tmp, mode);
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async stream(script: string): Promise<StreamChannel> {
+    const [cmd, ...args] = this.os.shellArgv;
+    // detached: the wrapper gets its own process group so close() can stop it (and its tail) without
+    // touching the agent, which the wrapper started in yet another session.
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    const ended = new Promise<ChannelEnd>((resolve) => {
+      child.on('error', (err) => resolve({ kind: 'drop', reason: err.message }));
+      child.on('close', (code, signal) => resolve({ kind: 'exit', code, signal: signal ?? undefined }));
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(script);
+    return {
+      output: child.stdout as AsyncIterable<Buffer>,
+      ended,
+      close: () => killGroup(child),
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,228 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { getOsCommands } from '../os/index';
+import type { OsCommands } from '../os/types';
+import { type BackoffOptions, DEFAULT_BACKOFF, withBackoff } from './backoff';
+import { ControlShell } from './control-shell';
+import { channelOutput } from './output';
+import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError } from './types';
+
+export interface SshOptions {
+  host: string;
+  port: number;
+  username: string;
+  privateKey?: string | Buffer;
+  passphrase?: string;
+  password?: string;
+  /** Pinned host key, as OpenSSH prints it: `SHA256:<base64>`. */
+  hostKeySha256?: string;
+  /** What to do when no key is pinned: refuse (default) or accept and report it through onHostKey. */
+  unknownHostKey?: 'reject' | 'accept';
+  onHostKey?: (sha256: string) => void;
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+  readyTimeoutMs?: number;
+  commandTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  os?: OsCommands;
+}
+
+export function hostKeyFingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+function normalizeFingerprint(fp: string): string {
+  const body = fp.startsWith('SHA256:') ? fp.slice(7) : fp;
+  return `SHA256:${body.replace(/=+$/, '')}`;
+}
+
+/**
+ * One pooled SSH connection to a member: a control shell for short commands, SFTP for files, and
+ * one exec channel per run. Reconnects with backoff when the connection is gone; never retries a
+ * host-key or authentication failure.
+ */
+export class SshTransport implements Transport {
+  readonly kind = 'ssh' as const;
+  readonly os: OsCommands;
+  private client: Client | undefined;
+  private connecting: Promise<Client> | undefined;
+  private control: ControlShell | undefined;
+  private opening: Promise<ControlShell> | undefined;
+  private sftp: Promise<SFTPWrapper> | undefined;
+  private closed = false;
+  /** Connections opened so far (for tests and metrics). */
+  connects = 0;
+
+  constructor(private readonly opts: SshOptions) {
+    this.os = opts.os ?? getOsCommands('linux');
+  }
+
+  private connectOnce(): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const c = new Client();
+      let hostKeyProblem: TransportError | undefined;
+      const o = this.opts;
+      const cfg: ConnectConfig = {
+        host: o.host,
+        port: o.port,
+        username: o.username,
+        keepaliveInterval: o.keepaliveIntervalMs ?? 5_000,
+        keepaliveCountMax: o.keepaliveCountMax ?? 3,
+        readyTimeout: o.readyTimeoutMs ?? 10_000,
+        hostVerifier: (key: Buffer) => {
+          const seen = hostKeyFingerprint(key);
+          if (o.hostKeySha256) {
+            if (normalizeFingerprint(o.hostKeySha256) === seen) return true;
+            hostKeyProblem = new TransportError(
+              'host_key_mismatch',
+              `host key of ${o.host}:${o.port} changed: pinned ${normalizeFingerprint(o.hostKeySha256)}, offered ${seen}; refusing to connect`,
+            );
+            return false;
+          }
+          if (o.unknownHostKey === 'accept') {
+            o.onHostKey?.(seen);
+            return true;
+          }
+          hostKeyProblem = new TransportError(
+            'host_key_unknown',
+            `host key of ${o.host}:${o.port} is not pinned (offered ${seen}); pin it or allow unknown keys`,
+          );
+          return false;
+        },
+      };
+      if (o.privateKey !== undefined) cfg.privateKey = o.privateKey;
+      if (o.passphrase !== undefined) cfg.passphrase = o.passphrase;
+      if (o.password !== undefined) cfg.password = o.password;
+      let ready = false;
+      c.on('ready', () => {
+        ready = true;
+        this.connects++;
+        this.client = c;
+        resolve(c);
+      });
+      c.on('error', (err: Error & { level?: string }) => {
+        if (ready) return; // 'close' follows and resets state
+        c.end();
+        if (hostKeyProblem) return reject(hostKeyProblem);
+        if (err.level === 'client-authentication') {
+          return reject(new TransportError('auth', `authentication to ${o.username}@${o.host}:${o.port} failed`));
+        }
+        if (err.level === 'client-timeout') return reject(new TransportError('timeout', `connect timeout: ${err.message}`));
+        reject(new TransportError('unreachable', `cannot reach ${o.host}:${o.port}: ${err.message}`));
+      });
+      c.on('close', () => {
+        if (this.client === c) this.resetConnection();
+        if (!ready) reject(hostKeyProblem ?? new TransportError('unreachable', `connection to ${o.host}:${o.port} closed`));
+      });
+      c.connect(cfg);
+    });
+  }
+
+  private resetConnection(): void {
+    this.client = undefined;
+    this.control?.destroy();
+    this.control = undefined;
+    this.sftp = undefined;
+  }
+
+  private getClient(): Promise<Client> {
+    if (this.closed) return Promise.reject(new TransportError('unreachable', 'transport closed'));
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= withBackoff(
+      () => this.connectOnce(),
+      (e) => e instanceof TransportError && e.transient && !this.closed,
+      this.opts.backoff ?? DEFAULT_BACKOFF,
+    ).finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async openExec(command: string): Promise<ClientChannel> {
+    const c = await this.getClient();
+    return new Promise((resolve, reject) => {
+      c.exec(command, (err, ch) => {
+        if (err) reject(new TransportError('dropped', `cannot open channel: ${err.message}`));
+        else resolve(ch);
+      });
+    });
+  }
+
+  private getControl(): Promise<ControlShell> {
+    if (this.control?.alive) return Promise.resolve(this.control);
+    this.opening ??= this.openExec(this.os.shellCommand)
+      .then((ch) => {
+        this.control = new ControlShell(ch, this.os);
+        return this.control;
+      })
+      .finally(() => {
+        this.opening = undefined;
+      });
+    return this.opening;
+  }
+
+  async exec(script: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    const shell = await this.getControl();
+    return shell.exec(script, opts.timeoutMs ?? this.opts.commandTimeoutMs ?? 30_000);
+  }
+
+  private getSftp(): Promise<SFTPWrapper> {
+    this.sftp ??= this.getClient().then(
+      (c) =>
+        new Promise<SFTPWrapper>((resolve, reject) => {
+          c.sftp((err, s) => {
+            if (err) reject(new TransportError('dropped', `sftp: ${err.message}`));
+            else {
+              s.on('close', () => {
+                this.sftp = undefined;
+              });
+              resolve(s);
+            }
+          });
+        }),
+    );
+    this.sftp.catch(() => {
+      this.sftp = undefined;
+    });
+    return this.sftp;
+  }
+
+  async writeFile(path: string, data: Buffer | string, mode: number): Promise<void> {
+    const sftp = await this.getSftp();
+    const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+    const call = (fn: (cb: (err?: Error | null) => void) => void) =>
+      new Promise<void>((resolve, reject) =>
+        fn((err) => (err ? reject(new TransportError('dropped', `sftp write ${path}: ${err.message}`)) : resolve())),
+      );
+    await call((cb) => sftp.writeFile(tmp, data, { mode, flag: 'wx' }, cb));
+    await call((cb) => sftp.chmod(tmp, mode, cb));
+    await call((cb) => sftp.ext_openssh_rename(tmp, path, cb));
+  }
+
+  async stream(script: string): Promise<StreamChannel> {
+    const ch = await this.openExec(this.os.shellCommand);
+    let exit: { code: number | null; signal?: string | undefined } | undefined;
+    ch.on('exit', (code: number | null, signal?: string) => {
+      exit = { code: code ?? null, signal };
+    });
+    const ended = new Promise<ChannelEnd>((resolve) => {
+      ch.on('close', () => resolve(exit ? { kind: 'exit', ...exit } : { kind: 'drop', reason: 'channel closed without an exit status' }));
+    });
+    ch.stderr.resume();
+    ch.on('error', () => {});
+    ch.end(script);
+    return { output: channelOutput(ch), ended, close: () => ch.close() };
+  }
+
+  /** Drops the connection (for tests and for a member whose configuration changed). */
+  disconnect(): void {
+    this.client?.end();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const c = this.client;
+    this.resetConnection();
+    c?.end();
+  }
+}

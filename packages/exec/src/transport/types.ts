@@ -1,0 +1,51 @@
+import type { OsCommands } from '../os/types';
+
+/** Output of a short control command (stdout and stderr merged). */
+export interface ExecResult {
+  output: string;
+  code: number | null;
+}
+
+/**
+ * How a streaming channel ended. `exit` carries the *wrapper's* exit status; only the end marker in
+ * the stream (or the exit file) carries the agent's. `drop` means the channel went away without an
+ * exit status: the connection broke, and the agent may well still be running.
+ */
+export type ChannelEnd = { kind: 'exit'; code: number | null; signal?: string | undefined } | { kind: 'drop'; reason: string };
+
+export interface StreamChannel {
+  /** Raw output bytes, in order. Ends when the channel ends. */
+  readonly output: AsyncIterable<Buffer>;
+  /** Settles once when the channel is gone. */
+  readonly ended: Promise<ChannelEnd>;
+  /** Close our side (does not touch the process tree on the member). */
+  close(): void;
+}
+
+export interface Transport {
+  readonly kind: 'local' | 'ssh';
+  readonly os: OsCommands;
+  /** Runs a short script on the member's control shell. Throws TransportError if unreachable. */
+  exec(script: string, opts?: { timeoutMs?: number }): Promise<ExecResult>;
+  /** Writes a file atomically (temp + rename) with the given mode. */
+  writeFile(path: string, data: Buffer | string, mode: number): Promise<void>;
+  /** Starts a long-running script and streams its stdout. */
+  stream(script: string): Promise<StreamChannel>;
+  close(): Promise<void>;
+}
+
+export type TransportErrorCode = 'unreachable' | 'dropped' | 'timeout' | 'auth' | 'host_key_mismatch' | 'host_key_unknown';
+
+export class TransportError extends Error {
+  override name = 'TransportError';
+  constructor(
+    readonly code: TransportErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+  /** Worth retrying after a backoff (the network), as opposed to a configuration problem. */
+  get transient(): boolean {
+    return this.code === 'unreachable' || this.code === 'dropped' || this.code === 'timeout';
+  }
+}

@@ -1,0 +1,6 @@
+export * from './ports';
+export * from './procs';
+export * from './tmp';
+export * from './redis';
+export * from './sshd';
+export * from './agents';

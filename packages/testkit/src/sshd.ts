@@ -1,0 +1,139 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { freePort } from './ports';
+import { descendants, run, stopChild } from './procs';
+import { tempDir } from './tmp';
+
+export interface PrivateSshd {
+  host: string;
+  port: number;
+  username: string;
+  /** Client private key (OpenSSH format) authorised for `username`. */
+  privateKey: string;
+  /** The host key fingerprint as OpenSSH prints it (SHA256:...). */
+  hostKeySha256: string;
+  dir: string;
+  pid: number;
+  /** Drops every client connection by killing the per-connection sshd processes (only those). */
+  dropConnections(): number;
+  /** Per-connection sshd processes alive now. */
+  connectionCount(): number;
+  /** Restart with a different host key (to test pinning). */
+  rotateHostKey(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const SSHD = '/usr/sbin/sshd';
+
+/**
+ * A private OpenSSH sshd on a free 127.0.0.1 port with generated host and client keys. Tests run as
+ * root and log in as root (the login shell is bash; scripts we send run under /bin/sh = dash).
+ */
+export async function startSshd(opts: { maxSessions?: number } = {}): Promise<PrivateSshd> {
+  const dir = tempDir('fleet-sshd-');
+  const d = dir.path;
+  mkdirSync('/run/sshd', { recursive: true });
+  const username = process.env.USER && process.env.USER !== '' ? process.env.USER : 'root';
+  await keygen(join(d, 'host_ed25519'));
+  await keygen(join(d, 'client_ed25519'));
+  writeFileSync(join(d, 'authorized_keys'), readFileSync(join(d, 'client_ed25519.pub')), { mode: 0o600 });
+  const port = await freePort();
+  const cfg = join(d, 'sshd_config');
+  const writeCfg = (hostKey: string) =>
+    writeFileSync(
+      cfg,
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${hostKey}`,
+        `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PubkeyAuthentication yes',
+        'PermitRootLogin prohibit-password',
+        'StrictModes no',
+        'UsePAM no',
+        `PidFile ${join(d, 'sshd.pid')}`,
+        `MaxSessions ${opts.maxSessions ?? 64}`,
+        'MaxStartups 200',
+        'LogLevel ERROR',
+        'Subsystem sftp internal-sftp',
+        'ClientAliveInterval 0',
+        '',
+      ].join('\n'),
+    );
+  writeCfg(join(d, 'host_ed25519'));
+  let child: ChildProcess;
+  const start = async () => {
+    child = spawn(SSHD, ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr?.on('data', (c) => (err += c));
+    await waitBanner(port, () => err);
+  };
+  await start();
+  const fingerprint = async (key: string) => {
+    const r = await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${key}.pub`]);
+    const m = /SHA256:[A-Za-z0-9+/]+/.exec(r.out);
+    if (!m) throw new Error(`cannot read fingerprint: ${r.out}`);
+    return m[0];
+  };
+  const sessionProcs = () => descendants(child.pid ?? -1).filter((p) => p.comm.startsWith('sshd'));
+  const s: PrivateSshd = {
+    host: '127.0.0.1',
+    port,
+    username,
+    privateKey: readFileSync(join(d, 'client_ed25519'), 'utf8'),
+    hostKeySha256: await fingerprint(join(d, 'host_ed25519')),
+    dir: d,
+    get pid() {
+      return child.pid ?? -1;
+    },
+    dropConnections() {
+      const procs = sessionProcs();
+      for (const p of procs) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {}
+      }
+      return procs.length;
+    },
+    connectionCount: () => sessionProcs().length,
+    async rotateHostKey() {
+      await stopChild(child);
+      await keygen(join(d, 'host2_ed25519'));
+      writeCfg(join(d, 'host2_ed25519'));
+      await start();
+      return fingerprint(join(d, 'host2_ed25519'));
+    },
+    async stop() {
+      s.dropConnections();
+      await stopChild(child);
+      dir.remove();
+    },
+  };
+  return s;
+}
+
+async function keygen(path: string): Promise<void> {
+  const r = await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path]);
+  if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.out}`);
+}
+
+async function waitBanner(port: number, stderr: () => string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = connect(port, '127.0.0.1');
+      sock.on('data', (b) => {
+        sock.destroy();
+        resolve(b.toString().startsWith('SSH-'));
+      });
+      sock.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`sshd on ${port} did not start: ${stderr()}`);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+}
