@@ -38,7 +38,8 @@ export interface OsCommands {
   readonly shellArgv: readonly [string, ...string[]];
   runDir(workFolder: string, runId: string): string;
   joinPath(dir: string, name: string): string;
-  prepareRunDirScript(runDir: string): string;
+  /** Creates the run directory (0700); fails with FLEET_ERR:workfolder_missing if the work folder does not exist. */
+  prepareRunDirScript(workFolder: string, runDir: string): string;
   wrapperScript(opts: WrapperOptions): string;
   reattachScript(opts: ReattachOptions): string;
   probeScript(handle: RunHandle): string;

@@ -11,8 +11,10 @@ import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from '.
  * (state Z) counts as dead: PID 1 here can take seconds to reap an orphan and `kill -0` succeeds on it.
  */
 
-/** Interval of the liveness poll that ends the output stream (seconds, as sleep(1) takes it). */
+/** Interval of the reattach watcher's liveness poll (seconds, as sleep(1) takes it). */
 const POLL_S = '0.05';
+/** How often `tail --pid` checks that the run is still there (no fork: one kill(2) per tick). */
+const TAIL_S = '0.01';
 
 /** Shared shell functions. fleet_stat sets FS_STATE FS_PPID FS_PGRP FS_SID FS_START for PID $1. */
 const PRELUDE = `
@@ -38,23 +40,30 @@ fleet_boot() {
 `;
 
 /**
- * The streaming tail shared by the first run and a reattach. Needs D (run dir), P/S (leader pid and
- * start time), N (nonce), OFF (bytes already delivered). A watcher exits when the exit file appears
- * or the leader is dead (zombies included); `tail --pid` then does its final read and stops, so every
- * byte written before the agent exited is delivered. Then the nonce'd end marker with the exit code.
+ * The streaming tail shared by the first run and a reattach. Needs D (run dir), W (a process that
+ * lives exactly as long as the run), N (nonce), OFF (bytes already delivered). When W is gone,
+ * `tail --pid` does a final read and stops, so every byte written before the agent exited is
+ * delivered; then the nonce'd end marker with the exit code from the exit file (or `none`).
  */
 const STREAM = `
-fleet_watch() {
-  while [ ! -e "$D/exit" ] && fleet_alive "$P" "$S"; do sleep ${POLL_S}; done
-}
-fleet_watch </dev/null >/dev/null 2>&1 &
-W=$!
-tail -c +$((OFF + 1)) -f --pid="$W" -s ${POLL_S} "$D/out" 2>/dev/null
+tail -c +$((OFF + 1)) -f --pid="$W" -s ${TAIL_S} "$D/out" 2>/dev/null
 wait "$W" 2>/dev/null
 C=none
 if [ -e "$D/exit" ]; then { read -r C < "$D/exit"; } 2>/dev/null || C=none; fi
 case $C in ''|*[!0-9]*) C=none;; esac
 printf 'FLEET_EXIT:%s:%s\\n' "$N" "$C"
+`;
+
+/**
+ * On a reattach the supervisor is not our child: a watcher polls until the exit file appears or the
+ * leader is dead (zombies included — PID 1 may take seconds to reap an orphan).
+ */
+const WATCH = `
+fleet_watch() {
+  while [ ! -e "$D/exit" ] && fleet_alive "$P" "$S"; do sleep ${POLL_S}; done
+}
+fleet_watch </dev/null >/dev/null 2>&1 &
+W=$!
 `;
 
 /**
@@ -91,12 +100,20 @@ cd ${shQuote(opts.workFolder, 'workFolder')} 2>/dev/null || { echo "FLEET_ERR:wo
 command -v setsid >/dev/null 2>&1 || { echo "FLEET_ERR:setsid_missing"; exit 97; }
 rm -f "$D/exit" "$D/exit.tmp" "$D/pid" "$D/pid.tmp"
 : > "$D/out" || { echo "FLEET_ERR:rundir_unwritable"; exit 97; }
-setsid sh -c ${shQuote(SUPERVISOR)} fleet-run "$D" ${cmd} </dev/null >/dev/null 2>&1 &
-P=$!
-fleet_stat "$P"; S=\${FS_START:-}
+# W waits for the supervisor (its child) and so ends exactly when the run ends: no polling.
+( setsid sh -c ${shQuote(SUPERVISOR)} fleet-run "$D" ${cmd} & wait $! ) </dev/null >/dev/null 2>&1 &
+W=$!
+# The supervisor's first act is to record pid:boot:start; that is what we announce.
+i=0
+while [ ! -s "$D/pid" ]; do
+  if [ $i -ge 400 ]; then echo "FLEET_ERR:spawn_failed"; exit 97; fi
+  sleep 0.005; i=$((i + 1))
+done
+PL=
+{ read -r PL < "$D/pid"; } 2>/dev/null
+P=\${PL%%:*}
 echo "FLEET_PID:$P"
-fleet_boot
-echo "FLEET_ID:$FB:$S"
+echo "FLEET_ID:\${PL#*:}"
 ${STREAM}`;
 }
 
@@ -132,6 +149,7 @@ ${CLASSIFY}
 echo "FLEET_ATTACH:$ST"
 [ -e "$D/out" ] || : > "$D/out" 2>/dev/null
 [ "$ST" = alive ] || S=gone
+${WATCH}
 ${STREAM}`;
 }
 
@@ -223,8 +241,11 @@ export const unix: OsCommands = {
     return `${workFolder.replace(/\/+$/, '')}/.fleet/runs/${runId}`;
   },
   joinPath: (dir, name) => `${dir}/${name}`,
-  prepareRunDirScript: (runDir) =>
-    `umask 077\nmkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} && echo FLEET_OK\n`,
+  prepareRunDirScript: (workFolder, runDir) =>
+    `[ -d ${shQuote(workFolder, 'workFolder')} ] || { echo FLEET_ERR:workfolder_missing; exit 0; }
+umask 077
+mkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} && echo FLEET_OK
+`,
   wrapperScript,
   reattachScript,
   probeScript,

@@ -161,8 +161,9 @@ export const windows: OsCommands = {
     return `${workFolder.replace(/[\\/]+$/, '')}\\.fleet\\runs\\${runId}`;
   },
   joinPath: (dir, name) => `${dir}\\${name}`,
-  prepareRunDirScript: (runDir) =>
-    `New-Item -ItemType Directory -Force -Path ${psQuote(runDir, 'runDir')} | Out-Null\n[Console]::Out.Write("FLEET_OK\`n")\n`,
+  prepareRunDirScript: (workFolder, runDir) =>
+    `if (-not (Test-Path -LiteralPath ${psQuote(workFolder, 'workFolder')} -PathType Container)) { [Console]::Out.Write("FLEET_ERR:workfolder_missing\`n"); exit 0 }
+New-Item -ItemType Directory -Force -Path ${psQuote(runDir, 'runDir')} | Out-Null\n[Console]::Out.Write("FLEET_OK\`n")\n`,
   wrapperScript,
   reattachScript,
   probeScript,

@@ -150,9 +150,9 @@ export class RunFollower {
     } finally {
       this.o.signal?.removeEventListener('abort', onAbort);
     }
-    if (reader.done) {
+    if (reader.done || this.o.signal?.aborted) {
       channel.close();
-      return 'done';
+      return reader.done ? 'done' : 'aborted';
     }
     const end = await Promise.race([channel.ended, sleep(2_000).then(() => undefined)]);
     channel.close();

@@ -32,7 +32,8 @@ export async function runAgent(o: RunAgentOptions): Promise<RunOutcome> {
   const retryTransient = (e: unknown) => e instanceof TransportError && e.transient;
   const reconnect = o.reconnect ?? { initialMs: 100, maxMs: 2_000, deadlineMs: 30_000 };
   try {
-    const prep = await controlExec(transport, os.prepareRunDirScript(runDir), reconnect, o.signal);
+    const prep = await controlExec(transport, os.prepareRunDirScript(o.workFolder, runDir), reconnect, o.signal);
+    if (prep.includes('FLEET_ERR:workfolder_missing')) return { kind: 'not_started', reason: 'workfolder_missing' };
     if (!prep.includes('FLEET_OK')) return { kind: 'not_started', reason: `cannot create run directory: ${prep.trim().slice(0, 300)}` };
     await withBackoff(() => transport.writeFile(os.joinPath(runDir, 'prompt'), o.prompt, 0o600), retryTransient, reconnect, o.signal);
   } catch (err) {

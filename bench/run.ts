@@ -1,0 +1,21 @@
+import { type BenchRow, QUICK, printTable, save } from './lib';
+import { benchSshPool } from './ssh-pool';
+import { benchWrapperOverhead } from './wrapper-overhead';
+
+/** `npm run bench` (all, full size) or `npm run bench -- --quick` (CI: each runs, small counts). */
+const benches: Array<[string, () => Promise<BenchRow[]>]> = [
+  ['ssh-pool', benchSshPool],
+  ['wrapper-overhead', benchWrapperOverhead],
+];
+
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const all: BenchRow[] = [];
+for (const [name, fn] of benches) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  process.stderr.write(`bench ${name}${QUICK ? ' (quick)' : ''}…\n`);
+  const rows = await fn();
+  save(name, rows);
+  for (const r of rows) if (r.notes) process.stderr.write(`  ${r.notes}\n`);
+  all.push(...rows);
+}
+printTable(all);

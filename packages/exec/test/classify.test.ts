@@ -1,0 +1,186 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { FAKE_AGENT, tempDir } from '@fleet/testkit';
+import { describe, expect, it } from 'vitest';
+import { classifyError } from '../src/providers/classify';
+import { type ErrorCategory, type ProviderName, RETRYABLE, getProvider } from '../src/providers/index';
+
+const REAL = join(__dirname, 'fixtures/real-cli');
+
+function fixture(name: string): { exit: number; lines: string[] } {
+  const out = readFileSync(join(REAL, `${name}.out`), 'utf8');
+  return {
+    exit: Number(readFileSync(join(REAL, `${name}.exit`), 'utf8').trim()),
+    lines: out.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1),
+  };
+}
+
+describe('classification of real CLI output (captured from the npm packages with no credentials)', () => {
+  const table: Array<[string, ProviderName, ErrorCategory]> = [
+    ['claude-json-noauth', 'claude', 'auth'],
+    ['claude-stream-noauth', 'claude', 'auth'],
+    ['claude-json-resume-unknown', 'claude', 'stale_session'],
+    ['claude-stream-resume-unknown', 'claude', 'stale_session'],
+    ['gemini-noauth', 'gemini', 'auth'],
+    ['gemini-json-noauth', 'gemini', 'auth'],
+    ['gemini-stream-noauth', 'gemini', 'auth'],
+    ['gemini-untrusted', 'gemini', 'workspace_not_trusted'],
+    ['codex-untrusted', 'codex', 'workspace_not_trusted'],
+    ['codex-json-untrusted', 'codex', 'workspace_not_trusted'],
+  ];
+  it.each(table)('%s → %s %s', (name, provider, category) => {
+    const f = fixture(name);
+    expect(f.exit).not.toBe(0);
+    const r = getProvider(provider).parse(f.exit, f.lines);
+    expect(r.ok).toBe(false);
+    expect(r.error?.category).toBe(category);
+    expect(r.error?.retryable).toBe(RETRYABLE[category]);
+  });
+
+  it('every captured fixture is in the table or is a hang (timeout 124)', () => {
+    const names = readdirSync(REAL)
+      .filter((f) => f.endsWith('.out'))
+      .map((f) => f.slice(0, -4));
+    for (const n of names) {
+      if (!table.some(([t]) => t === n)) expect(fixture(n).exit, n).toBe(124);
+    }
+  });
+
+  it('CLIs that hung retrying (ended by a timeout kill) are never a stale session', () => {
+    for (const [name, provider] of [
+      ['claude-stream-dummykey-hang', 'claude'],
+      ['codex-json-dummykey-unreachable', 'codex'],
+    ] as const) {
+      const f = fixture(name);
+      expect(getProvider(provider).parse(f.exit, f.lines).error?.category).not.toBe('stale_session');
+    }
+  });
+
+  it('claude: session id and usage are read from the real result line even on error', () => {
+    const f = fixture('claude-json-noauth');
+    const r = getProvider('claude').parse(f.exit, f.lines);
+    expect(r.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.usage).toEqual({ inputTokens: 0, outputTokens: 0 });
+  });
+});
+
+describe('classification of the fake agent (claude-like) behaviours', () => {
+  const state = tempDir('fleet-classify-');
+  function fake(prompt: string, extra: string[] = []): { exit: number; lines: string[] } {
+    const r = spawnSync(FAKE_AGENT, ['-p', '--output-format', 'stream-json', '--verbose', ...extra], {
+      input: prompt,
+      env: { ...process.env, FAKE_AGENT_STATE: state.path },
+    });
+    const lines = `${r.stdout}${r.stderr}`.split('\n').filter(Boolean);
+    return { exit: r.status ?? -1, lines };
+  }
+  const cases: Array<[string, string[], ErrorCategory]> = [
+    ['@overloaded', [], 'overloaded'],
+    ['@server', [], 'server'],
+    ['@auth', [], 'auth'],
+    ['@max-turns', ['--max-turns', '3'], 'max_turns'],
+    ['hello', ['--resume', '00000000-0000-4000-8000-000000000000'], 'stale_session'],
+  ];
+  it.each(cases)('%s %j → %s', (prompt, extra, category) => {
+    const f = fake(prompt, extra);
+    const r = getProvider('claude').parse(f.exit, f.lines);
+    expect(r.ok).toBe(false);
+    expect(r.error?.category).toBe(category);
+  });
+
+  it('success: result, session id, usage; resume of a known session works', () => {
+    const f = fake('@lines 2');
+    const r = getProvider('claude').parse(f.exit, f.lines);
+    expect(r).toMatchObject({ ok: true, result: 'done: 2 lines', usage: { outputTokens: 3 } });
+    const again = fake('more', ['--resume', r.sessionId ?? '']);
+    expect(getProvider('claude').parse(again.exit, again.lines)).toMatchObject({ ok: true, sessionId: r.sessionId });
+  });
+});
+
+describe('classification rules', () => {
+  it('only error text counts: a successful run that talks about overloads or missing sessions is ok', () => {
+    const transcript = [
+      '{"type":"assistant","message":{"content":[{"type":"text","text":"No conversation found with session ID: x; server overloaded 529"}]}}',
+      '{"type":"result","subtype":"success","is_error":false,"result":"fixed the 500 error","session_id":"s1","usage":{"input_tokens":5,"output_tokens":6}}',
+    ];
+    expect(getProvider('claude').parse(0, transcript)).toMatchObject({ ok: true, sessionId: 's1', result: 'fixed the 500 error' });
+  });
+
+  it('a killed or silent failure is unknown (never stale_session, never retried)', () => {
+    for (const code of [137, 143, 1, 255]) {
+      const e = classifyError(code, '');
+      expect(e.category).toBe('unknown');
+      expect(e.retryable).toBe(false);
+    }
+    expect(getProvider('claude').parse(137, []).error?.category).toBe('unknown');
+  });
+
+  it('malformed provider output gives a clear error, not a crash', () => {
+    const garbage = ['{"type":"result",', '\u0000\u0001 binary', '{"not":"closed"', ''];
+    for (const p of ['claude', 'gemini', 'codex', 'shell'] as const) {
+      const r = getProvider(p).parse(0, garbage);
+      if (p === 'shell') expect(r.ok).toBe(true);
+      else {
+        expect(r.ok).toBe(false);
+        expect(r.error?.category).toBe('unknown');
+      }
+    }
+  });
+
+  it('retry is decided by category only', () => {
+    expect(
+      Object.entries(RETRYABLE)
+        .filter(([, v]) => v)
+        .map(([k]) => k)
+        .sort(),
+    ).toEqual(['overloaded', 'server', 'stale_session']);
+    expect(classifyError(1, 'HTTP 503 Service Unavailable').category).toBe('server');
+    expect(classifyError(1, 'API Error: 429 rate_limit_error').category).toBe('overloaded');
+    expect(classifyError(127, 'sh: 1: claude: not found').category).toBe('agent_not_found');
+    // A uuid that happens to contain 500 or 429 is not a status code.
+    expect(classifyError(1, 'failed in session 3f1c-500-4299-429a').category).toBe('unknown');
+  });
+});
+
+describe('argv building', () => {
+  it('never puts the prompt in argv and refuses values that would be read as flags', () => {
+    const claude = getProvider('claude');
+    const argv = claude.buildArgv({ model: 'claude-sonnet-4-5', maxTurns: 80, resumeSessionId: 'abc-123', skipPermissions: true });
+    expect(argv).toEqual([
+      'claude',
+      '-p',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--model',
+      'claude-sonnet-4-5',
+      '--max-turns',
+      '80',
+      '--resume',
+      'abc-123',
+      '--dangerously-skip-permissions',
+    ]);
+    expect(() => claude.buildArgv({ model: '--dangerously-skip-permissions' })).toThrow(/invalid model/);
+    expect(() => claude.buildArgv({ resumeSessionId: 'x; rm -rf /' })).toThrow(/invalid session id/);
+    expect(() => claude.buildArgv({ maxTurns: 0 })).toThrow();
+    expect(getProvider('codex').buildArgv({ resumeSessionId: 's1', trustWorkspace: true })).toEqual([
+      'codex',
+      'exec',
+      'resume',
+      's1',
+      '--json',
+      '--skip-git-repo-check',
+      '-',
+    ]);
+    expect(getProvider('gemini').buildArgv({ model: 'gemini-2.5-pro', trustWorkspace: true })).toEqual([
+      'gemini',
+      '--output-format',
+      'stream-json',
+      '--model',
+      'gemini-2.5-pro',
+      '--skip-trust',
+    ]);
+    expect(getProvider('shell').buildArgv({})).toEqual(['sh']);
+  });
+});

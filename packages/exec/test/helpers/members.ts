@@ -1,0 +1,58 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentState, FAKE_AGENT, type PrivateSshd, startSshd, tempDir } from '@fleet/testkit';
+import { LocalTransport } from '../../src/transport/local';
+import { SshTransport } from '../../src/transport/ssh';
+import type { Transport } from '../../src/transport/types';
+
+export type Kind = 'local' | 'ssh';
+
+/** A member for tests: a transport (local, or a real sshd on loopback), a work folder, agent state. */
+export interface TestMember {
+  kind: Kind;
+  transport: Transport;
+  sshd?: PrivateSshd;
+  workFolder: string;
+  state: AgentState;
+  /** argv for the fake agent with this member's state dir. */
+  agentArgv(extra?: string[]): string[];
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function makeMember(kind: Kind): Promise<TestMember> {
+  const dir = tempDir(`fleet-${kind}-`);
+  const workFolder = join(dir.path, 'work');
+  mkdirSync(workFolder, { recursive: true });
+  const state = new AgentState(join(dir.path, 'agent-state'));
+  let sshd: PrivateSshd | undefined;
+  let transport: Transport;
+  if (kind === 'ssh') {
+    sshd = await startSshd();
+    transport = new SshTransport({
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      privateKey: sshd.privateKey,
+      hostKeySha256: sshd.hostKeySha256,
+      keepaliveIntervalMs: 1_000,
+      backoff: { initialMs: 50, maxMs: 500, deadlineMs: 10_000 },
+    });
+  } else {
+    transport = new LocalTransport();
+  }
+  return {
+    kind,
+    transport,
+    sshd,
+    workFolder,
+    state,
+    env: { FAKE_AGENT_STATE: state.dir },
+    agentArgv: (extra = []) => [FAKE_AGENT, '-p', '--output-format', 'stream-json', '--verbose', ...extra],
+    async close() {
+      await transport.close();
+      await sshd?.stop();
+      dir.remove();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlive, procStat, waitFor } from '@fleet/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunHandle } from '../src/identity';
+import { killRun, probeRun } from '../src/run/control';
+import { runAgent } from '../src/run/run-agent';
+import type { RunOutcome } from '../src/run/follow';
+import { type Kind, type TestMember, makeMember } from './helpers/members';
+
+let seq = 0;
+
+/** Starts a long agent and resolves once its handle is known (the run keeps going in the background). */
+async function startLong(m: TestMember, prompt: string): Promise<{ handle: RunHandle; done: Promise<RunOutcome> }> {
+  let resolveHandle: (h: RunHandle) => void = () => {};
+  const handleP = new Promise<RunHandle>((r) => {
+    resolveHandle = r;
+  });
+  const done = runAgent({
+    transport: m.transport,
+    runId: `kill${process.pid}-${++seq}`,
+    workFolder: m.workFolder,
+    argv: m.agentArgv(),
+    env: m.env,
+    prompt,
+    hooks: { onStarted: (h) => resolveHandle(h) },
+  });
+  return { handle: await handleP, done };
+}
+
+describe.each<Kind>(['local', 'ssh'])('killRun over %s', (kind) => {
+  let m: TestMember;
+  beforeAll(async () => {
+    m = await makeMember(kind);
+  });
+  afterAll(async () => {
+    await m.close();
+  });
+  afterEach(() => {
+    // Hygiene if a test failed half-way: no agent of this file outlives its test.
+    for (const p of m.state.live()) process.kill(p, 'SIGKILL');
+  });
+
+  it('kills the agent, its child, a grandchild that moved to its own process group and one that started its own session', async () => {
+    const { handle, done } = await startLong(m, '@spawn-tree 120\n@sleep 120\n');
+    const gpg = join(m.state.dir, 'grandchild-setpgid.pid');
+    const gsid = join(m.state.dir, 'grandchild-setsid.pid');
+    await waitFor(() => existsSync(gpg) && existsSync(gsid) && m.state.live().length === 1, { what: 'process tree' });
+    const pgPid = Number(m.state.file('grandchild-setpgid.pid'));
+    const sidPid = Number(m.state.file('grandchild-setsid.pid'));
+    // The grandchildren have exec'd sleep after changing group / session.
+    await waitFor(() => procStat(pgPid)?.comm === 'sleep' && procStat(sidPid)?.comm === 'sleep', { what: 'grandchildren settled' });
+    const agent = m.state.live()[0] ?? 0;
+    // Preconditions: these really left the group / the session.
+    expect(procStat(pgPid)?.pgrp).not.toBe(handle.pid);
+    expect(procStat(pgPid)?.sid).toBe(handle.pid);
+    expect(procStat(sidPid)?.sid).not.toBe(handle.pid);
+    expect([handle.pid, agent, pgPid, sidPid].every((p) => isAlive(p))).toBe(true);
+
+    const report = await killRun(m.transport, handle);
+    expect(report.result).toBe('killed');
+    expect(report.count).toBeGreaterThanOrEqual(6); // supervisor, agent, sleep child, 2× sh, 2 grandchildren
+    for (const p of [handle.pid, agent, pgPid, sidPid]) expect(isAlive(p), `pid ${p}`).toBe(false);
+    const outcome = await done;
+    expect(['lost', 'exited']).toContain(outcome.kind);
+    expect(outcome.kind).toBe('lost'); // killed from outside: no exit code, never an "exit 0"
+  });
+
+  it('never kills a PID whose start time does not match (PID reuse) and reports identity_mismatch', async () => {
+    const { handle, done } = await startLong(m, '@sleep 120\n');
+    await waitFor(() => m.state.live().length === 1, { what: 'agent' });
+    const reused: RunHandle = { ...handle, startTime: String(Number(handle.startTime) - 1) };
+    const report = await killRun(m.transport, reused);
+    expect(report.result).toBe('identity_mismatch');
+    expect(isAlive(handle.pid)).toBe(true);
+    expect(m.state.live().length).toBe(1);
+    expect((await probeRun(m.transport, reused)).state).toBe('mismatch');
+    // A different boot id means the process is gone by definition: nothing is touched.
+    const otherBoot = await killRun(m.transport, { ...handle, bootId: 'another-boot' });
+    expect(otherBoot.result).toBe('already_gone');
+    expect(isAlive(handle.pid)).toBe(true);
+    expect((await killRun(m.transport, handle)).result).toBe('killed');
+    await done;
+  });
+
+  it('killing a run that is already gone is a no-op: already_gone', async () => {
+    const { handle, done } = await startLong(m, '@lines 1\n');
+    const outcome = await done;
+    expect(outcome.kind).toBe('exited');
+    await waitFor(() => !isAlive(handle.pid), { what: 'supervisor gone' });
+    const report = await killRun(m.transport, handle);
+    expect(report.result).toBe('already_gone');
+    expect(report.count).toBe(0);
+    expect((await probeRun(m.transport, handle)).exitCode).toBe(0);
+  });
+
+  it('kills an agent that ignores SIGTERM', async () => {
+    const { handle, done } = await startLong(m, '@ignore-term\n@sleep 120\n');
+    await waitFor(() => m.state.live().length === 1, { what: 'agent' });
+    expect(m.state.live()).toHaveLength(1);
+    const agent = m.state.live()[0] ?? 0;
+    process.kill(agent, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(isAlive(agent)).toBe(true);
+    expect((await killRun(m.transport, handle)).result).toBe('killed');
+    expect(isAlive(agent)).toBe(false);
+    await done;
+  });
+});

@@ -1,0 +1,189 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { isAlive, waitFor } from '@fleet/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getProvider } from '../src/providers/index';
+import { runAgent } from '../src/run/run-agent';
+import { type Kind, type TestMember, makeMember } from './helpers/members';
+
+let seq = 0;
+const runId = () => `job${process.pid}-${++seq}`;
+
+describe.each<Kind>(['local', 'ssh'])('runAgent over %s', (kind) => {
+  let m: TestMember;
+  beforeAll(async () => {
+    m = await makeMember(kind);
+  });
+  afterAll(async () => {
+    await m.close();
+  });
+
+  it('hands the PID to the caller before any agent output, then identity, then lines in order', async () => {
+    const order: string[] = [];
+    let pidAtCallback = 0;
+    const out = await runAgent({
+      transport: m.transport,
+      runId: runId(),
+      workFolder: m.workFolder,
+      argv: m.agentArgv(),
+      env: m.env,
+      prompt: '@lines 3\n',
+      hooks: {
+        onPid: async (pid) => {
+          // Slow persistence must hold back everything after it.
+          await new Promise((r) => setTimeout(r, 100));
+          pidAtCallback = pid;
+          order.push(`pid:${pid}`);
+        },
+        onStarted: (h) => {
+          order.push(`started:${h.pid}`);
+        },
+        onLine: (l) => {
+          order.push(`line:${l.slice(0, 20)}`);
+        },
+      },
+    });
+    expect(out.kind).toBe('exited');
+    if (out.kind !== 'exited') return;
+    expect(out.exitCode).toBe(0);
+    expect(order[0]).toBe(`pid:${pidAtCallback}`);
+    expect(order[1]).toBe(`started:${pidAtCallback}`);
+    expect(order.slice(2).every((o) => o.startsWith('line:'))).toBe(true);
+    expect(order.length).toBe(2 + 6); // pid, started, then: init, 3 lines, final text, result
+  });
+
+  it('returns the agent own exit code and full output; the provider parses result, session and usage', async () => {
+    const out = await runAgent({
+      transport: m.transport,
+      runId: runId(),
+      workFolder: m.workFolder,
+      argv: m.agentArgv(),
+      env: m.env,
+      prompt: '@lines 4\n@exit 3\n',
+    });
+    expect(out.kind).toBe('exited');
+    if (out.kind !== 'exited') return;
+    expect(out.exitCode).toBe(3);
+    expect(out.tail.filter((l) => l.includes('"line ')).length).toBe(4);
+    const ok = await runAgent({
+      transport: m.transport,
+      runId: runId(),
+      workFolder: m.workFolder,
+      argv: m.agentArgv(),
+      env: m.env,
+      prompt: '@lines 1\n',
+    });
+    if (ok.kind !== 'exited') throw new Error(ok.kind);
+    const parsed = getProvider('claude').parse(ok.exitCode, ok.tail);
+    expect(parsed.ok).toBe(true);
+    expect(parsed.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(parsed.usage?.outputTokens).toBe(2);
+  });
+
+  it('delivers a hostile 1 MB prompt byte-exact through a file, never on a command line', async () => {
+    const canary = `CANARY${Date.now()}`;
+    const hostile = `@sleep 1.5\n${canary} it's "quoted" $(touch /tmp/fleet-pwned) \`id\` ; rm -rf / \n\r\n✓ ünïcödé 🚀 \\ $HOME\n`;
+    const prompt = Buffer.concat([Buffer.from(hostile), Buffer.alloc(1 << 20, 'x'), Buffer.from('\nend')]);
+    let seenInPs = false;
+    let scans = 0;
+    const out = await runAgent({
+      transport: m.transport,
+      runId: runId(),
+      workFolder: m.workFolder,
+      argv: m.agentArgv(),
+      env: m.env,
+      prompt,
+      hooks: {
+        onStarted: async () => {
+          // While the agent runs, look at every process's command line on the member.
+          for (let i = 0; i < 5; i++) {
+            for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+              try {
+                if (readFileSync(`/proc/${p}/cmdline`).includes(canary)) seenInPs = true;
+              } catch {}
+            }
+            scans++;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        },
+      },
+    });
+    expect(out.kind).toBe('exited');
+    if (out.kind !== 'exited') return;
+    expect(scans).toBe(5);
+    expect(seenInPs).toBe(false);
+    // The agent (a child of the supervisor whose PID the handle holds) recorded exactly what it read.
+    const received = readdirSync(`${m.state.dir}/prompts`)
+      .map((f) => m.state.prompt(Number(f)))
+      .filter((b) => b.includes(canary));
+    expect(received.length).toBe(1);
+    expect(received[0]?.equals(prompt)).toBe(true);
+    expect(() => readFileSync('/tmp/fleet-pwned')).toThrow();
+  });
+
+  it('kills what the agent left running in its session when it exits', async () => {
+    const out = await runAgent({
+      transport: m.transport,
+      runId: runId(),
+      workFolder: m.workFolder,
+      argv: m.agentArgv(),
+      env: m.env,
+      prompt: '@leave-background 60\n',
+    });
+    expect(out.kind).toBe('exited');
+    if (out.kind !== 'exited') return;
+    const bg = Number(m.state.file('background.pid'));
+    expect(bg).toBeGreaterThan(1);
+    expect(out.cleanup.result).toBe('killed');
+    expect(isAlive(bg)).toBe(false);
+  });
+
+  it('abort kills the whole run and reports it', async () => {
+    const ac = new AbortController();
+    let agentPid = 0;
+    const outP = runAgent({
+      transport: m.transport,
+      runId: runId(),
+      workFolder: m.workFolder,
+      argv: m.agentArgv(),
+      env: m.env,
+      prompt: '@lines 1\n@sleep 30\n',
+      signal: ac.signal,
+      hooks: {
+        onLine: () => {
+          const live = m.state.live();
+          if (live[0]) agentPid = live[0];
+          ac.abort();
+        },
+      },
+    });
+    const out = await outP;
+    expect(out.kind).toBe('aborted');
+    if (out.kind !== 'aborted') return;
+    expect(out.kill?.result).toBe('killed');
+    expect(agentPid).toBeGreaterThan(0);
+    expect(isAlive(agentPid)).toBe(false);
+    await waitFor(() => m.state.live().length === 0, { what: 'no live agents' });
+  });
+
+  it('reports a missing work folder as not started, and a missing agent binary as exit 127 → agent_not_found', async () => {
+    const bad = await runAgent({
+      transport: m.transport,
+      runId: runId(),
+      workFolder: `${m.workFolder}/does-not-exist`,
+      argv: ['true'],
+      prompt: 'x',
+    });
+    expect(bad).toEqual({ kind: 'not_started', reason: 'workfolder_missing' });
+    const missing = await runAgent({
+      transport: m.transport,
+      runId: runId(),
+      workFolder: m.workFolder,
+      argv: ['/nonexistent/claude', '-p'],
+      prompt: 'x',
+    });
+    expect(missing.kind).toBe('exited');
+    if (missing.kind !== 'exited') return;
+    expect(missing.exitCode).toBe(127);
+    expect(getProvider('claude').parse(missing.exitCode, missing.tail).error?.category).toBe('agent_not_found');
+  });
+});

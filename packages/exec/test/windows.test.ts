@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { windows } from '../src/os/windows';
+
+/**
+ * No PowerShell is installable on our build machines: the Windows scripts are tested as text —
+ * structure, the protocol markers, and that every value reaches PowerShell quoted.
+ */
+const NONCE = '0123456789abcdef0123456789abcdef';
+const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf16le');
+
+describe('windows scripts (text)', () => {
+  const hostileDir = "C:\\Users\\it's $(calc)\\work";
+  const script = windows.wrapperScript({
+    runDir: `${hostileDir}\\.fleet\\runs\\j-1`,
+    workFolder: hostileDir,
+    argv: ['claude.exe', '-p', '--model', 'a "quoted" model', '--resume', "x'y"],
+    env: { FAKE: "v'1" },
+    nonce: NONCE,
+  });
+
+  it('starts a supervisor with Start-Process -PassThru and announces ITS pid (not the host $PID) first', () => {
+    expect(script).toMatch(/\$sup = Start-Process -FilePath 'powershell.exe' .* -PassThru/);
+    expect(script).toContain('$P = $sup.Id');
+    const pidAt = script.indexOf('FLEET_PID:$P');
+    const idAt = script.indexOf('FLEET_ID:');
+    expect(pidAt).toBeGreaterThan(0);
+    expect(idAt).toBeGreaterThan(pidAt);
+    expect(script).not.toMatch(/FLEET_PID:\$PID/);
+    expect(script).toContain(`FLEET_EXIT:$N:$C`);
+    expect(script).toContain(`$N = '${NONCE}'`);
+  });
+
+  it('quotes every value: single-quoted literals with doubled quotes, Windows argv quoting', () => {
+    expect(script).toContain(`Set-Location -LiteralPath 'C:\\Users\\it''s $(calc)\\work'`);
+    const enc = /-EncodedCommand','([A-Za-z0-9+/=]+)'/.exec(script)?.[1] ?? '';
+    const sup = decode(enc);
+    expect(sup).toContain(`-FilePath 'claude.exe'`);
+    expect(sup).toContain(`-ArgumentList '-p --model "a \\"quoted\\" model" --resume x''y'`);
+    expect(sup).toContain(`[Environment]::SetEnvironmentVariable('FAKE', 'v''1')`);
+    expect(sup).toMatch(/-RedirectStandardInput \(Join-Path \$d 'prompt'\)/);
+    expect(sup).toContain('$null = $a.Handle');
+    expect(sup).toMatch(/Move-Item -Force -LiteralPath \(Join-Path \$d 'exit.tmp'\)/);
+    expect(sup).toMatch(/Set-Content -LiteralPath \(Join-Path \$d 'pid.tmp'\)/);
+  });
+
+  it('kill checks StartTime before taskkill /F /T and confirms the process is gone', () => {
+    const k = windows.killScript(
+      { pid: 4321, bootId: '638000000000000000', startTime: '638111111111111111', runDir: 'C:\\w\\.fleet\\runs\\r' },
+      { timeoutMs: 3000 },
+    );
+    const check = k.indexOf("$ST -eq 'mismatch'");
+    const kill = k.indexOf('taskkill.exe /F /T /PID $P');
+    expect(check).toBeGreaterThan(0);
+    expect(kill).toBeGreaterThan(check);
+    expect(k).toContain('FLEET_KILL:identity_mismatch:0');
+    expect(k).toMatch(/while \(\(Fleet-Alive \$P \$S\)/);
+  });
+
+  it('refuses NUL and non-numeric identities, and only removes run directories', () => {
+    expect(() => windows.wrapperScript({ runDir: 'C:\\a', workFolder: 'C:\\a\0b', argv: ['x'], nonce: NONCE })).toThrow(/NUL/);
+    expect(() => windows.killScript({ pid: 1, bootId: 'b', startTime: '1; calc', runDir: 'C:\\r' }, { timeoutMs: 1 })).toThrow();
+    expect(() => windows.removeRunDirScript('C:\\w', 'C:\\w')).toThrow(/refusing/);
+    expect(windows.removeRunDirScript('C:\\w', 'C:\\w\\.fleet\\runs\\j-1')).toContain(`-LiteralPath 'C:\\w\\.fleet\\runs\\j-1'`);
+    expect(windows.runDir('C:\\w\\', 'job-1')).toBe('C:\\w\\.fleet\\runs\\job-1');
+    expect(() => windows.runDir('C:\\w', '..\\x')).toThrow();
+  });
+});
