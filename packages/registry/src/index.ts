@@ -1,1 +1,4 @@
-export {};
+export { Keys, queueName } from './keys';
+export * from './schema';
+export { Registry, FenceHeldError, NotFoundError, fenceToken, type RunRecord, type RunState } from './registry';
+export { installScripts } from './commands/index';

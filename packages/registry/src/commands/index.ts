@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+/** Each state transition is one Lua script in this folder, registered on the connection by name. */
+const SCRIPTS = {
+  acquireFence: 1,
+  renewFence: 1,
+  releaseFence: 1,
+  writeRun: 2,
+  updateRun: 1,
+  deleteRun: 1,
+  adoptRun: 2,
+  clearSession: 1,
+  recordSuccess: 3,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+const dir = dirname(fileURLToPath(import.meta.url));
+const sources = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, readFileSync(join(dir, `${n}.lua`), 'utf8')])) as Record<
+  ScriptName,
+  string
+>;
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+const installed = new WeakSet<Redis>();
+
+export function installScripts(redis: Redis): void {
+  if (installed.has(redis)) return;
+  for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
+    redis.defineCommand(name, { numberOfKeys, lua: sources[name as ScriptName] });
+  }
+  installed.add(redis);
+}
+
+export function script(redis: Redis, name: ScriptName): ScriptFn {
+  installScripts(redis);
+  const fn = (redis as unknown as Record<string, ScriptFn>)[name];
+  if (!fn) throw new Error(`script ${name} not installed`);
+  return fn.bind(redis);
+}

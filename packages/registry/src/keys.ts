@@ -1,0 +1,25 @@
+/**
+ * Every Redis key we own (BullMQ's queues live under their own prefix). See docs/redis-keys.md.
+ * For Redis Cluster, use a prefix with a hash tag, e.g. `{fleet}`, so that a member's keys and the
+ * scripts that touch several of them stay in one slot.
+ */
+export class Keys {
+  constructor(readonly prefix = 'fleet') {}
+  members = () => `${this.prefix}:members`;
+  member = (id: string) => `${this.prefix}:member:${id}`;
+  secret = (id: string) => `${this.prefix}:member:${id}:secret`;
+  fence = (id: string) => `${this.prefix}:member:${id}:fence`;
+  run = (id: string) => `${this.prefix}:member:${id}:run`;
+  /** Live output lines of a job (Redis stream, capped). */
+  output = (jobId: string) => `${this.prefix}:job:${jobId}:out`;
+  /** Set when a job is cancelled, so an attempt that starts later fails at once. */
+  cancelled = (jobId: string) => `${this.prefix}:job:${jobId}:cancelled`;
+  /** Pub/sub: member ids added/changed/removed; job ids to cancel. */
+  membersChannel = () => `${this.prefix}:events:members`;
+  cancelChannel = () => `${this.prefix}:events:cancel`;
+  /** Counters an operator (and /metrics) reads. */
+  stats = () => `${this.prefix}:stats`;
+}
+
+/** BullMQ queue name of a member. */
+export const queueName = (memberId: string) => `member-${memberId}`;

@@ -1,0 +1,363 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { script } from './commands/index';
+import { Keys } from './keys';
+import { type Member, MemberInput, MemberPatch, type MemberSecret, SECRET_FIELDS } from './schema';
+
+export type RunState = 'starting' | 'running' | 'killing';
+
+/** What Redis knows about the process tree one attempt started on a member. */
+export interface RunRecord {
+  memberId: string;
+  token: string;
+  jobId: string;
+  attempt: number;
+  workerId: string;
+  state: RunState;
+  runDir: string;
+  pid?: number;
+  bootId?: string;
+  startTime?: string;
+  startedAt: number;
+  /** Output bytes already published (resume point for an adopting attempt). */
+  outOffset: number;
+  adoptedFrom?: string;
+}
+
+export class FenceHeldError extends Error {
+  override name = 'FenceHeldError';
+  constructor(
+    readonly holder: string,
+    readonly pttl: number,
+  ) {
+    super(`member is fenced by ${holder} for ${pttl} ms more`);
+  }
+}
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+/** Fence token: names the attempt allowed to own the member. */
+export function fenceToken(jobId: string, attempt: number, workerId: string): string {
+  return `${jobId}:${attempt}:${workerId}`;
+}
+
+const bool = (v: string | undefined, dflt: boolean) => (v === undefined ? dflt : v === '1');
+const int = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+
+/**
+ * Members and run records in Redis. Hash fields are human-readable (operators read them with
+ * redis-cli, see docs/redis-keys.md). Secrets live in a separate hash that is never returned by
+ * member reads and never logged.
+ */
+export class Registry {
+  readonly keys: Keys;
+
+  constructor(
+    readonly redis: Redis,
+    prefix = 'fleet',
+  ) {
+    this.keys = new Keys(prefix);
+  }
+
+  // ---- members -------------------------------------------------------------------------------
+
+  /** Validates and stores a new member; secrets go to their own hash. One MULTI: all or nothing. */
+  async addMember(input: unknown, now = Date.now()): Promise<Member> {
+    const spec = MemberInput.parse(input);
+    const id = `m${randomBytes(6).toString('hex')}`;
+    const fields: Record<string, string> = {
+      id,
+      name: spec.name,
+      transport: spec.transport,
+      port: String(spec.port),
+      os: spec.os,
+      workFolder: spec.workFolder,
+      provider: spec.provider,
+      skipPermissions: spec.skipPermissions ? '1' : '0',
+      trustWorkspace: spec.trustWorkspace ? '1' : '0',
+      tokensIn: '0',
+      tokensOut: '0',
+      createdAt: String(now),
+      updatedAt: String(now),
+    };
+    for (const k of ['host', 'username', 'privateKeyPath', 'hostKeySha256', 'model', 'agentBinary'] as const) {
+      const v = spec[k];
+      if (v !== undefined) fields[k] = v;
+    }
+    if (spec.maxTurns !== undefined) fields.maxTurns = String(spec.maxTurns);
+    for (const [k, v] of Object.entries(spec.agentEnv ?? {})) fields[`env.${k}`] = v;
+    const secret: Record<string, string> = {};
+    for (const k of SECRET_FIELDS) {
+      const v = spec[k];
+      if (v !== undefined) secret[k] = v;
+    }
+    const tx = this.redis.multi().hset(this.keys.member(id), fields).sadd(this.keys.members(), id);
+    if (Object.keys(secret).length > 0) tx.hset(this.keys.secret(id), secret);
+    await tx.exec();
+    await this.redis.publish(this.keys.membersChannel(), `added ${id}`);
+    return this.decodeMember(fields, Object.keys(secret).length > 0);
+  }
+
+  async getMember(id: string): Promise<Member | undefined> {
+    const [[, h], [, hasSecret]] = (await this.redis.multi().hgetall(this.keys.member(id)).exists(this.keys.secret(id)).exec()) as [
+      [null, Record<string, string>],
+      [null, number],
+    ];
+    return h && Object.keys(h).length > 0 ? this.decodeMember(h, hasSecret === 1) : undefined;
+  }
+
+  async requireMember(id: string): Promise<Member> {
+    const m = await this.getMember(id);
+    if (!m) throw new NotFoundError(`member ${id} not found`);
+    return m;
+  }
+
+  async listMemberIds(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.members())).sort();
+  }
+
+  async listMembers(): Promise<Member[]> {
+    const ids = await this.listMemberIds();
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hgetall(this.keys.member(id)).exists(this.keys.secret(id));
+    const res = (await p.exec()) ?? [];
+    const out: Member[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const h = res[2 * i]?.[1] as Record<string, string> | undefined;
+      if (h && Object.keys(h).length > 0) out.push(this.decodeMember(h, res[2 * i + 1]?.[1] === 1));
+    }
+    return out;
+  }
+
+  /** Secrets, for the worker's transport only. Never logged, never returned by the API. */
+  async getSecret(id: string): Promise<MemberSecret> {
+    const h = await this.redis.hgetall(this.keys.secret(id));
+    const s: MemberSecret = {};
+    for (const k of SECRET_FIELDS) if (h[k] !== undefined) s[k] = h[k];
+    return s;
+  }
+
+  async updateMember(id: string, patchInput: unknown, now = Date.now()): Promise<Member> {
+    const patch = MemberPatch.parse(patchInput);
+    const cur = await this.requireMember(id);
+    // Validate the merged member as a whole (e.g. workFolder stays absolute for its OS).
+    MemberInput.parse({ ...this.toSpec(cur), ...patch, ...(cur.hasSecret || patch.privateKey || patch.password ? { password: 'x' } : {}) });
+    const set: Record<string, string> = { updatedAt: String(now) };
+    const secret: Record<string, string> = {};
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      if ((SECRET_FIELDS as readonly string[]).includes(k)) secret[k] = String(v);
+      else if (k === 'agentEnv') for (const [ek, ev] of Object.entries(v as Record<string, string>)) set[`env.${ek}`] = ev;
+      else if (typeof v === 'boolean') set[k] = v ? '1' : '0';
+      else set[k] = String(v);
+    }
+    const tx = this.redis.multi().hset(this.keys.member(id), set);
+    if (Object.keys(secret).length > 0) tx.hset(this.keys.secret(id), secret);
+    await tx.exec();
+    await this.redis.publish(this.keys.membersChannel(), `changed ${id}`);
+    return this.requireMember(id);
+  }
+
+  async removeMember(id: string): Promise<boolean> {
+    const res = await this.redis.multi().srem(this.keys.members(), id).del(this.keys.member(id), this.keys.secret(id)).exec();
+    await this.redis.publish(this.keys.membersChannel(), `removed ${id}`);
+    return res?.[0]?.[1] === 1;
+  }
+
+  /** Trust-on-first-use: pin the host key seen at the first connection (only if none is pinned). */
+  async pinHostKey(id: string, sha256: string): Promise<boolean> {
+    return (await this.redis.hsetnx(this.keys.member(id), 'hostKeySha256', sha256)) === 1;
+  }
+
+  // ---- fence and run record ------------------------------------------------------------------
+
+  async acquireFence(memberId: string, token: string, ttlMs: number): Promise<void> {
+    const [ok, holder, pttl] = (await script(this.redis, 'acquireFence')(this.keys.fence(memberId), token, ttlMs)) as [
+      number,
+      string,
+      number,
+    ];
+    if (ok !== 1) throw new FenceHeldError(holder, pttl);
+  }
+
+  async renewFence(memberId: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await script(this.redis, 'renewFence')(this.keys.fence(memberId), token, ttlMs)) === 1;
+  }
+
+  async releaseFence(memberId: string, token: string): Promise<boolean> {
+    return (await script(this.redis, 'releaseFence')(this.keys.fence(memberId), token)) === 1;
+  }
+
+  async fenceHolder(memberId: string): Promise<string | null> {
+    return this.redis.get(this.keys.fence(memberId));
+  }
+
+  /** Record first: state=starting is written before the command is sent. */
+  async writeRun(
+    memberId: string,
+    token: string,
+    rec: { jobId: string; attempt: number; workerId: string; runDir: string },
+    now = Date.now(),
+  ): Promise<'ok' | 'no_fence' | 'run_exists'> {
+    return (await script(this.redis, 'writeRun')(
+      this.keys.fence(memberId),
+      this.keys.run(memberId),
+      token,
+      'memberId',
+      memberId,
+      'jobId',
+      rec.jobId,
+      'attempt',
+      String(rec.attempt),
+      'workerId',
+      rec.workerId,
+      'state',
+      'starting',
+      'runDir',
+      rec.runDir,
+      'startedAt',
+      String(now),
+      'outOffset',
+      '0',
+    )) as 'ok' | 'no_fence' | 'run_exists';
+  }
+
+  /** The PID, the moment its line arrives (compare-and-set on the token). */
+  setPid(memberId: string, token: string, pid: number): Promise<boolean> {
+    return this.updateRun(memberId, token, { pid: String(pid), state: 'running' });
+  }
+
+  setIdentity(memberId: string, token: string, id: { pid: number; bootId: string; startTime: string }): Promise<boolean> {
+    return this.updateRun(memberId, token, { pid: String(id.pid), bootId: id.bootId, startTime: id.startTime, state: 'running' });
+  }
+
+  setRunState(memberId: string, token: string, state: RunState): Promise<boolean> {
+    return this.updateRun(memberId, token, { state });
+  }
+
+  setOutOffset(memberId: string, token: string, offset: number): Promise<boolean> {
+    return this.updateRun(memberId, token, { outOffset: String(offset) });
+  }
+
+  private async updateRun(memberId: string, token: string, fields: Record<string, string>): Promise<boolean> {
+    const args = Object.entries(fields).flat();
+    return (await script(this.redis, 'updateRun')(this.keys.run(memberId), token, ...args)) === 1;
+  }
+
+  async deleteRun(memberId: string, token: string): Promise<boolean> {
+    return (await script(this.redis, 'deleteRun')(this.keys.run(memberId), token)) === 1;
+  }
+
+  async adoptRun(memberId: string, oldToken: string, newToken: string, workerId: string): Promise<boolean> {
+    return (await script(this.redis, 'adoptRun')(this.keys.fence(memberId), this.keys.run(memberId), oldToken, newToken, workerId)) === 1;
+  }
+
+  async getRun(memberId: string): Promise<RunRecord | undefined> {
+    return decodeRun(memberId, await this.redis.hgetall(this.keys.run(memberId)));
+  }
+
+  /** Every run record with its member's fence holder (two round trips whatever the fleet size). */
+  async listRuns(): Promise<Array<{ run: RunRecord; fence: string | null }>> {
+    const ids = await this.listMemberIds();
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hgetall(this.keys.run(id)).get(this.keys.fence(id));
+    const res = (await p.exec()) ?? [];
+    const out: Array<{ run: RunRecord; fence: string | null }> = [];
+    ids.forEach((id, i) => {
+      const run = decodeRun(id, res[2 * i]?.[1] as Record<string, string>);
+      if (run) out.push({ run, fence: (res[2 * i + 1]?.[1] as string | null) ?? null });
+    });
+    return out;
+  }
+
+  /** Success: new session id + usage on the member, run record deleted, fence released. */
+  async recordSuccess(
+    memberId: string,
+    token: string,
+    r: { sessionId?: string; tokensIn: number; tokensOut: number },
+    now = Date.now(),
+  ): Promise<{ runDeleted: boolean; fenceReleased: boolean }> {
+    const [run, fence] = (await script(this.redis, 'recordSuccess')(
+      this.keys.member(memberId),
+      this.keys.run(memberId),
+      this.keys.fence(memberId),
+      token,
+      r.sessionId ?? '',
+      Math.max(0, Math.floor(r.tokensIn)),
+      Math.max(0, Math.floor(r.tokensOut)),
+      now,
+    )) as [number, number];
+    return { runDeleted: run === 1, fenceReleased: fence === 1 };
+  }
+
+  async clearSession(memberId: string, staleSessionId: string, now = Date.now()): Promise<boolean> {
+    return (await script(this.redis, 'clearSession')(this.keys.member(memberId), staleSessionId, now)) === 1;
+  }
+
+  async incrStat(field: string, by = 1): Promise<void> {
+    await this.redis.hincrby(this.keys.stats(), field, by);
+  }
+
+  async stats(): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(this.keys.stats());
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+  }
+
+  // ---- encoding ------------------------------------------------------------------------------
+
+  private decodeMember(h: Record<string, string>, hasSecret: boolean): Member {
+    const agentEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries(h)) if (k.startsWith('env.')) agentEnv[k.slice(4)] = v;
+    const m: Member = {
+      id: h.id ?? '',
+      name: h.name ?? '',
+      transport: h.transport === 'ssh' ? 'ssh' : 'local',
+      port: Number(h.port ?? 22),
+      os: h.os === 'windows' ? 'windows' : 'linux',
+      workFolder: h.workFolder ?? '',
+      provider: (h.provider ?? 'shell') as Member['provider'],
+      agentEnv,
+      skipPermissions: bool(h.skipPermissions, true),
+      trustWorkspace: bool(h.trustWorkspace, false),
+      tokensIn: Number(h.tokensIn ?? 0),
+      tokensOut: Number(h.tokensOut ?? 0),
+      hasSecret,
+      createdAt: Number(h.createdAt ?? 0),
+      updatedAt: Number(h.updatedAt ?? 0),
+    };
+    for (const k of ['host', 'username', 'privateKeyPath', 'hostKeySha256', 'model', 'agentBinary', 'sessionId'] as const) {
+      if (h[k] !== undefined && h[k] !== '') m[k] = h[k];
+    }
+    const mt = int(h.maxTurns);
+    if (mt !== undefined) m.maxTurns = mt;
+    return m;
+  }
+
+  private toSpec(m: Member): Record<string, unknown> {
+    const { id: _id, sessionId: _s, tokensIn: _i, tokensOut: _o, hasSecret: _h, createdAt: _c, updatedAt: _u, ...spec } = m;
+    return spec;
+  }
+}
+
+function decodeRun(memberId: string, h: Record<string, string> | undefined): RunRecord | undefined {
+  if (!h || !h.token) return undefined;
+  const r: RunRecord = {
+    memberId,
+    token: h.token,
+    jobId: h.jobId ?? '',
+    attempt: Number(h.attempt ?? 0),
+    workerId: h.workerId ?? '',
+    state: (h.state ?? 'starting') as RunState,
+    runDir: h.runDir ?? '',
+    startedAt: Number(h.startedAt ?? 0),
+    outOffset: Number(h.outOffset ?? 0),
+  };
+  const pid = int(h.pid);
+  if (pid !== undefined) r.pid = pid;
+  if (h.bootId) r.bootId = h.bootId;
+  if (h.startTime) r.startTime = h.startTime;
+  if (h.adoptedFrom) r.adoptedFrom = h.adoptedFrom;
+  return r;
+}

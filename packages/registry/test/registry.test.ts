@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ZodError } from 'zod';
+import { FenceHeldError, Registry } from '../src/index';
+
+const REDIS_URL = process.env.FLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `fleet-test-${randomBytes(4).toString('hex')}`;
+let redis: Redis;
+let reg: Registry;
+
+beforeAll(() => {
+  redis = new Redis(REDIS_URL);
+  reg = new Registry(redis, prefix);
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+const local = { name: 'box', transport: 'local', workFolder: '/srv/work', provider: 'claude' };
+
+describe('members', () => {
+  it('stores readable hash fields, keeps secrets apart and never returns them', async () => {
+    const m = await reg.addMember({
+      name: 'gpu-1',
+      transport: 'ssh',
+      host: '10.0.0.5',
+      port: 2222,
+      username: 'dev',
+      privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n-----END OPENSSH PRIVATE KEY-----\n',
+      passphrase: 'hunter2',
+      workFolder: '/home/dev/work',
+      provider: 'claude',
+      model: 'claude-sonnet-4-5',
+      agentEnv: { FOO: 'bar' },
+    });
+    expect(m.id).toMatch(/^m[0-9a-f]{12}$/);
+    expect(JSON.stringify(m)).not.toMatch(/secret|hunter2/);
+    expect(m.hasSecret).toBe(true);
+    const raw = await redis.hgetall(`${prefix}:member:${m.id}`);
+    expect(raw).toMatchObject({ name: 'gpu-1', host: '10.0.0.5', port: '2222', provider: 'claude', 'env.FOO': 'bar' });
+    expect(JSON.stringify(raw)).not.toMatch(/secret|hunter2/);
+    expect(await reg.getSecret(m.id)).toEqual({ privateKey: expect.stringContaining('secret'), passphrase: 'hunter2' });
+    expect(await reg.listMemberIds()).toContain(m.id);
+    expect(JSON.stringify(await reg.listMembers())).not.toMatch(/hunter2/);
+  });
+
+  it('rejects bad input with field-level errors and writes nothing', async () => {
+    const before = await redis.keys(`${prefix}:*`);
+    const bad: unknown[] = [
+      { ...local, workFolder: 'relative/path' },
+      { ...local, workFolder: '/srv/work\n; rm -rf /' },
+      { ...local, name: 'a\0b' },
+      { ...local, provider: 'gpt' },
+      { ...local, model: '--dangerously-skip-permissions' },
+      { ...local, agentEnv: { 'BAD NAME': 'x' } },
+      { ...local, extra: 1 },
+      { name: 'x', transport: 'ssh', workFolder: '/w', provider: 'claude' },
+      { name: 'x', transport: 'ssh', host: 'h; id', username: 'u', password: 'p', workFolder: '/w', provider: 'claude' },
+      { name: 'x', transport: 'ssh', host: 'h', port: 70000, username: 'u', password: 'p', workFolder: '/w', provider: 'claude' },
+      { ...local, workFolder: '/srv/../etc' },
+      { ...local, os: 'windows', workFolder: '/unix/path' },
+    ];
+    for (const b of bad) await expect(reg.addMember(b), JSON.stringify(b)).rejects.toBeInstanceOf(ZodError);
+    expect(await redis.keys(`${prefix}:*`)).toEqual(before);
+  });
+
+  it('updates, keeps the member valid, and removes', async () => {
+    const m = await reg.addMember(local);
+    const u = await reg.updateMember(m.id, { model: 'opus', maxTurns: 20 });
+    expect(u).toMatchObject({ model: 'opus', maxTurns: 20 });
+    await expect(reg.updateMember(m.id, { workFolder: 'rel' })).rejects.toBeInstanceOf(ZodError);
+    expect(await reg.removeMember(m.id)).toBe(true);
+    expect(await reg.getMember(m.id)).toBeUndefined();
+  });
+});
+
+describe('fence and run record transitions', () => {
+  const member = 'mfence';
+  const A = 'job1:1:wA';
+  const B = 'job1:2:wB';
+
+  it('acquireFence: one holder at a time; re-acquire by the holder; others get the holder and TTL', async () => {
+    await reg.acquireFence(member, A, 5_000);
+    await reg.acquireFence(member, A, 5_000);
+    const err = await reg.acquireFence(member, B, 5_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FenceHeldError);
+    expect((err as FenceHeldError).holder).toBe(A);
+    expect((err as FenceHeldError).pttl).toBeGreaterThan(4_000);
+  });
+
+  it('renewFence / releaseFence only for the holder', async () => {
+    expect(await reg.renewFence(member, B, 5_000)).toBe(false);
+    expect(await reg.renewFence(member, A, 9_000)).toBe(true);
+    expect(await redis.pttl(`${prefix}:member:${member}:fence`)).toBeGreaterThan(8_000);
+    expect(await reg.releaseFence(member, B)).toBe(false);
+    expect(await reg.fenceHolder(member)).toBe(A);
+  });
+
+  it('writeRun needs the fence and never overwrites another attempt’s record', async () => {
+    expect(await reg.writeRun(member, B, { jobId: 'job1', attempt: 2, workerId: 'wB', runDir: '/w/r2' })).toBe('no_fence');
+    expect(await reg.writeRun(member, A, { jobId: 'job1', attempt: 1, workerId: 'wA', runDir: '/w/r1' })).toBe('ok');
+    expect(await reg.getRun(member)).toMatchObject({ token: A, state: 'starting', runDir: '/w/r1', attempt: 1, outOffset: 0 });
+    // A takes over the fence after A's release but A's record is still there:
+    expect(await reg.releaseFence(member, A)).toBe(true);
+    await reg.acquireFence(member, B, 5_000);
+    expect(await reg.writeRun(member, B, { jobId: 'job1', attempt: 2, workerId: 'wB', runDir: '/w/r2' })).toBe('run_exists');
+  });
+
+  it('setPid / setIdentity are compare-and-set on the token: a late attempt cannot overwrite a newer PID', async () => {
+    expect(await reg.setPid(member, A, 4242)).toBe(true);
+    expect(await reg.setIdentity(member, A, { pid: 4242, bootId: 'b', startTime: '777' })).toBe(true);
+    expect(await reg.getRun(member)).toMatchObject({ pid: 4242, bootId: 'b', startTime: '777', state: 'running' });
+    expect(await reg.setPid(member, B, 9999)).toBe(false);
+    expect((await reg.getRun(member))?.pid).toBe(4242);
+    expect(await reg.setOutOffset(member, A, 123)).toBe(true);
+    expect(await reg.setRunState(member, A, 'killing')).toBe(true);
+  });
+
+  it('deleteRun only for its token; then the next attempt can write', async () => {
+    expect(await reg.deleteRun(member, B)).toBe(false);
+    expect(await reg.getRun(member)).toBeDefined();
+    expect(await reg.deleteRun(member, A)).toBe(true);
+    expect(await reg.writeRun(member, B, { jobId: 'job1', attempt: 2, workerId: 'wB', runDir: '/w/r2' })).toBe('ok');
+    // The late attempt A wakes up and tries to record its PID and delete "its" record: nothing happens.
+    expect(await reg.setPid(member, A, 1111)).toBe(false);
+    expect(await reg.deleteRun(member, A)).toBe(false);
+    expect(await reg.getRun(member)).toMatchObject({ token: B });
+  });
+
+  it('adoptRun moves the record to the new token only under the new token’s fence', async () => {
+    const C = 'job1:2:wC';
+    expect(await reg.adoptRun(member, B, C, 'wC')).toBe(false); // C has no fence
+    await reg.releaseFence(member, B);
+    await reg.acquireFence(member, C, 5_000);
+    expect(await reg.adoptRun(member, 'wrong', C, 'wC')).toBe(false);
+    expect(await reg.adoptRun(member, B, C, 'wC')).toBe(true);
+    expect(await reg.getRun(member)).toMatchObject({ token: C, workerId: 'wC', adoptedFrom: B });
+    expect((await reg.listRuns()).length).toBe(0); // member not in the members set: not listed
+  });
+
+  it('recordSuccess updates session and usage, deletes the run and releases the fence atomically', async () => {
+    const m = await reg.addMember(local);
+    const T = 'job9:1:w';
+    await reg.acquireFence(m.id, T, 5_000);
+    await reg.writeRun(m.id, T, { jobId: 'job9', attempt: 1, workerId: 'w', runDir: '/w/r' });
+    expect((await reg.listRuns()).find((r) => r.run.memberId === m.id)).toMatchObject({ fence: T });
+    expect(await reg.recordSuccess(m.id, T, { sessionId: 's-1', tokensIn: 10, tokensOut: 5 })).toEqual({
+      runDeleted: true,
+      fenceReleased: true,
+    });
+    expect(await reg.getMember(m.id)).toMatchObject({ sessionId: 's-1', tokensIn: 10, tokensOut: 5 });
+    expect(await reg.getRun(m.id)).toBeUndefined();
+    expect(await reg.fenceHolder(m.id)).toBeNull();
+    // clearSession is a CAS on the stale id.
+    expect(await reg.clearSession(m.id, 'other')).toBe(false);
+    expect(await reg.clearSession(m.id, 's-1')).toBe(true);
+    expect((await reg.getMember(m.id))?.sessionId).toBeUndefined();
+  });
+
+  it('the fence expires by itself (a dead worker cannot hold a member forever)', async () => {
+    await reg.acquireFence('mttl', 'j:1:w', 50);
+    await new Promise((r) => setTimeout(r, 120));
+    await reg.acquireFence('mttl', 'j:2:w2', 5_000);
+    expect(await reg.fenceHolder('mttl')).toBe('j:2:w2');
+  });
+});
