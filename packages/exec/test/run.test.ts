@@ -187,3 +187,28 @@ describe.each<Kind>(['local', 'ssh'])('runAgent over %s', (kind) => {
     expect(getProvider('claude').parse(missing.exitCode, missing.tail).error?.category).toBe('agent_not_found');
   });
 });
+
+describe.each<Kind>(['local', 'ssh'])('abort while the agent is silent (%s)', (kind) => {
+  it('returns promptly even though the channel sends nothing', async () => {
+    const m = await makeMember(kind);
+    try {
+      const ac = new AbortController();
+      const p = runAgent({
+        transport: m.transport,
+        runId: `silent${process.pid}`,
+        workFolder: m.workFolder,
+        argv: m.agentArgv(),
+        env: m.env,
+        prompt: '@sleep 60\n',
+        signal: ac.signal,
+        hooks: { onStarted: () => void setTimeout(() => ac.abort(), 300) },
+      });
+      const out = await p;
+      expect(out.kind).toBe('aborted');
+      if (out.kind === 'aborted') expect(out.kill?.result).toBe('killed');
+      await waitFor(() => m.state.live().length === 0, { what: 'agent gone' });
+    } finally {
+      await m.close();
+    }
+  });
+});

@@ -2,3 +2,4 @@ export { Keys, queueName } from './keys';
 export * from './schema';
 export { Registry, FenceHeldError, NotFoundError, fenceToken, type RunRecord, type RunState } from './registry';
 export { installScripts } from './commands/index';
+export * from './jobs';

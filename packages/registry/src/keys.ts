@@ -12,6 +12,8 @@ export class Keys {
   run = (id: string) => `${this.prefix}:member:${id}:run`;
   /** Live output lines of a job (Redis stream, capped). */
   output = (jobId: string) => `${this.prefix}:job:${jobId}:out`;
+  /** A job's recorded success (hash), so a re-delivered job never runs twice. */
+  result = (jobId: string) => `${this.prefix}:job:${jobId}:result`;
   /** Set when a job is cancelled, so an attempt that starts later fails at once. */
   cancelled = (jobId: string) => `${this.prefix}:job:${jobId}:cancelled`;
   /** Pub/sub: member ids added/changed/removed; job ids to cancel. */

@@ -272,24 +272,36 @@ export class Registry {
     return out;
   }
 
-  /** Success: new session id + usage on the member, run record deleted, fence released. */
+  /** Success: new session id + usage on the member, job result recorded, run record deleted, fence released. */
   async recordSuccess(
     memberId: string,
     token: string,
-    r: { sessionId?: string; tokensIn: number; tokensOut: number },
+    r: { sessionId?: string; tokensIn: number; tokensOut: number; jobId?: string; result?: Record<string, string | number | undefined> },
     now = Date.now(),
   ): Promise<{ runDeleted: boolean; fenceReleased: boolean }> {
+    const fields = Object.entries(r.result ?? {})
+      .filter(([, v]) => v !== undefined)
+      .flatMap(([k, v]) => [k, String(v)]);
     const [run, fence] = (await script(this.redis, 'recordSuccess')(
       this.keys.member(memberId),
       this.keys.run(memberId),
       this.keys.fence(memberId),
+      this.keys.result(r.jobId ?? '-'),
       token,
       r.sessionId ?? '',
       Math.max(0, Math.floor(r.tokensIn)),
       Math.max(0, Math.floor(r.tokensOut)),
       now,
+      7 * 86_400,
+      ...(r.jobId ? fields : []),
     )) as [number, number];
     return { runDeleted: run === 1, fenceReleased: fence === 1 };
+  }
+
+  /** The result a job recorded when it succeeded, if any. */
+  async getJobResult(jobId: string): Promise<Record<string, string> | undefined> {
+    const h = await this.redis.hgetall(this.keys.result(jobId));
+    return Object.keys(h).length > 0 ? h : undefined;
   }
 
   async clearSession(memberId: string, staleSessionId: string, now = Date.now()): Promise<boolean> {

@@ -139,16 +139,26 @@ export class RunFollower {
 
   private async consume(channel: StreamChannel, nonce: string): Promise<string> {
     const reader = new WrapperReader(nonce);
-    const onAbort = () => channel.close();
-    this.o.signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort must not wait for the channel: a silent agent sends nothing, and sshd does not confirm
+    // a channel close while the wrapper still runs. Race every read against the signal.
+    const signal = this.o.signal;
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<'aborted'>((resolve) => {
+      onAbort = () => resolve('aborted');
+      if (signal?.aborted) resolve('aborted');
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    const it = channel.output[Symbol.asyncIterator]();
     try {
-      for await (const chunk of channel.output) {
-        for (const ev of reader.push(chunk)) await this.apply(ev);
-        if (reader.done || this.o.signal?.aborted) break;
+      for (;;) {
+        const next = await Promise.race([it.next(), aborted]);
+        if (next === 'aborted' || next.done) break;
+        for (const ev of reader.push(next.value)) await this.apply(ev);
+        if (reader.done || signal?.aborted) break;
       }
-      for (const ev of reader.end()) await this.apply(ev);
+      if (!signal?.aborted) for (const ev of reader.end()) await this.apply(ev);
     } finally {
-      this.o.signal?.removeEventListener('abort', onAbort);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     if (reader.done || this.o.signal?.aborted) {
       channel.close();

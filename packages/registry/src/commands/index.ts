@@ -13,7 +13,7 @@ const SCRIPTS = {
   deleteRun: 1,
   adoptRun: 2,
   clearSession: 1,
-  recordSuccess: 3,
+  recordSuccess: 4,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -1,8 +1,10 @@
 --[[
-  After a successful run: the member's new session id and token usage, and the run record and
-  fence released — atomically, and only for the token that owns them.
-  KEYS[1] member   KEYS[2] run   KEYS[3] fence
+  After a successful run: the member's new session id and token usage, the job's result (so a
+  re-delivered job — e.g. after its lock was lost in a Redis outage — returns it instead of running
+  again), the run record deleted and the fence released. Atomic; only for the owning token.
+  KEYS[1] member   KEYS[2] run   KEYS[3] fence   KEYS[4] job result hash
   ARGV[1] token   ARGV[2] session id ('' = keep)   ARGV[3] tokens in   ARGV[4] tokens out   ARGV[5] now
+  ARGV[6] result TTL seconds, then result field/value pairs
   Returns {run deleted, fence released}
 ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -10,6 +12,11 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'tokensIn', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'tokensOut', ARGV[4])
   redis.call('HSET', KEYS[1], 'updatedAt', ARGV[5])
+end
+if #ARGV > 6 then
+  redis.call('DEL', KEYS[4])
+  redis.call('HSET', KEYS[4], unpack(ARGV, 7))
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
 end
 local run = 0
 if redis.call('HGET', KEYS[2], 'token') == ARGV[1] then run = redis.call('DEL', KEYS[2]) end

@@ -1,0 +1,54 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+
+/** Worker configuration, from the environment (documented in the README's configuration table). */
+export interface WorkerConfig {
+  redisUrl: string;
+  prefix: string;
+  bullPrefix: string;
+  workerId: string;
+  fenceTtlMs: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  sweepIntervalMs: number;
+  memberRefreshMs: number;
+  shutdownGraceMs: number;
+  killTimeoutMs: number;
+  defaultInactivityTimeoutS: number;
+  /** What to do with an SSH member whose host key is not pinned: pin the first one seen, or refuse. */
+  unknownHostKey: 'pin' | 'reject';
+  logLevel: string;
+  /** Output lines kept per job (stream and job.log). */
+  outputMaxLines: number;
+}
+
+function num(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function loadConfig(env = process.env): WorkerConfig {
+  const prefix = env.FLEET_PREFIX ?? 'fleet';
+  const uhk = env.FLEET_UNKNOWN_HOST_KEY ?? 'pin';
+  if (uhk !== 'pin' && uhk !== 'reject') throw new Error('FLEET_UNKNOWN_HOST_KEY must be pin or reject');
+  return {
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    prefix,
+    bullPrefix: env.FLEET_BULL_PREFIX ?? `${prefix}:q`,
+    workerId: env.FLEET_WORKER_ID ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    fenceTtlMs: num('FLEET_FENCE_TTL_MS', 30_000),
+    lockDurationMs: num('FLEET_LOCK_DURATION_MS', 30_000),
+    stalledIntervalMs: num('FLEET_STALLED_INTERVAL_MS', 15_000),
+    sweepIntervalMs: num('FLEET_SWEEP_INTERVAL_MS', 30_000),
+    memberRefreshMs: num('FLEET_MEMBER_REFRESH_MS', 10_000),
+    shutdownGraceMs: num('FLEET_SHUTDOWN_GRACE_MS', 10_000),
+    killTimeoutMs: num('FLEET_KILL_TIMEOUT_MS', 5_000),
+    defaultInactivityTimeoutS: num('FLEET_INACTIVITY_TIMEOUT_S', 1_800),
+    unknownHostKey: uhk,
+    logLevel: env.FLEET_LOG_LEVEL ?? 'info',
+    outputMaxLines: num('FLEET_OUTPUT_MAX_LINES', 10_000),
+  };
+}

@@ -1,0 +1,28 @@
+import type { JobCategory } from '@fleet/registry';
+import { UnrecoverableError } from 'bullmq';
+
+/**
+ * A failed attempt carries its category in the message (`[category] text`) so it survives in
+ * BullMQ's failedReason and Bull Board shows it. Retryable ones are plain Errors (BullMQ retries with
+ * our backoff); everything else is an UnrecoverableError.
+ */
+export class RetryableJobError extends Error {
+  override name = 'RetryableJobError';
+  constructor(
+    readonly category: JobCategory,
+    message: string,
+  ) {
+    super(`[${category}] ${message}`);
+  }
+}
+
+export function unrecoverable(category: JobCategory, message: string): UnrecoverableError {
+  return new UnrecoverableError(`[${category}] ${message}`);
+}
+
+/** BullMQ backoff for our jobs: stale_session retries at once, the rest exponentially (1 s, 2 s, 4 s … 60 s). */
+export function fleetBackoff(attemptsMade: number, _type?: string, err?: Error): number {
+  if (err instanceof RetryableJobError && err.category === 'stale_session') return 0;
+  if (err?.message.startsWith('[stale_session]')) return 0;
+  return Math.min(60_000, 1_000 * 2 ** Math.max(0, attemptsMade - 1));
+}

@@ -1,0 +1,157 @@
+import { FleetJobs, type PromptJobData, type PromptJobResult, Registry, queueName } from '@fleet/registry';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { WorkerConfig } from './config';
+import { fleetBackoff } from './errors';
+import { makeProcessor } from './processor';
+import { sweep } from './sweeper';
+import { Transports } from './transports';
+
+/**
+ * A worker process: one BullMQ Worker (concurrency 1) per member queue, all on one shared Redis
+ * connection; workers for members added later start without a restart. Several worker processes may
+ * serve the same Redis: the per-member fence, not process-local state, keeps one run per member.
+ */
+export class FleetWorker {
+  readonly redis: Redis;
+  private readonly sub: Redis;
+  readonly registry: Registry;
+  readonly jobs: FleetJobs;
+  private readonly transports: Transports;
+  private readonly workers = new Map<string, Worker<PromptJobData, PromptJobResult>>();
+  private readonly active = new Map<string, AbortController>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  private sweeping: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly cfg: WorkerConfig,
+    private readonly log: Logger,
+  ) {
+    this.redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.redis.on('error', (err) => this.log.warn({ err: err.message }, 'redis connection error'));
+    this.sub = this.redis.duplicate();
+    this.sub.on('error', () => {});
+    this.registry = new Registry(this.redis, cfg.prefix);
+    this.jobs = new FleetJobs(this.redis, { connection: this.redis, bullPrefix: cfg.bullPrefix }, cfg.prefix);
+    this.transports = new Transports(this.registry, cfg.unknownHostKey, log);
+  }
+
+  async start(): Promise<void> {
+    const t0 = Date.now();
+    await this.runSweep('startup');
+    await this.refreshMembers();
+    await this.sub.subscribe(this.registry.keys.membersChannel(), this.registry.keys.cancelChannel());
+    this.sub.on('message', (channel, message) => {
+      if (channel === this.registry.keys.cancelChannel()) {
+        const ac = this.active.get(message);
+        if (ac) {
+          this.log.info({ jobId: message, category: 'cancelled' }, 'cancel requested');
+          ac.abort('cancelled');
+        }
+      } else {
+        void this.refreshMembers();
+      }
+    });
+    this.timers.push(setInterval(() => void this.refreshMembers(), this.cfg.memberRefreshMs));
+    this.timers.push(setInterval(() => void this.runSweep('periodic'), this.cfg.sweepIntervalMs));
+    this.log.info({ workerId: this.cfg.workerId, members: this.workers.size, startMs: Date.now() - t0 }, 'worker started');
+  }
+
+  private runSweep(why: string): Promise<unknown> {
+    this.sweeping = this.sweeping.then(async () => {
+      if (this.stopping) return;
+      const t = Date.now();
+      try {
+        const r = await sweep({
+          registry: this.registry,
+          jobs: this.jobs,
+          transports: this.transports,
+          log: this.log,
+          killTimeoutMs: this.cfg.killTimeoutMs,
+        });
+        if (r.killed > 0 || r.removed > 0 || why === 'startup') this.log.info({ ...r, ms: Date.now() - t, why }, 'sweep done');
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'sweep failed');
+      }
+    });
+    return this.sweeping;
+  }
+
+  private async refreshMembers(): Promise<void> {
+    if (this.stopping) return;
+    let ids: string[];
+    try {
+      ids = await this.registry.listMemberIds();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot list members');
+      return;
+    }
+    const want = new Set(ids);
+    for (const id of ids) if (!this.workers.has(id)) await this.addWorker(id);
+    for (const [id, w] of this.workers) {
+      if (!want.has(id)) {
+        this.workers.delete(id);
+        await w.close();
+        await this.transports.release(id);
+        this.log.info({ memberId: id }, 'member removed; its worker stopped');
+      }
+    }
+  }
+
+  private async addWorker(memberId: string): Promise<void> {
+    if (this.stopping || this.workers.has(memberId)) return;
+    await this.jobs.ensureQueue(memberId);
+    const processor = makeProcessor({
+      cfg: this.cfg,
+      redis: this.redis,
+      registry: this.registry,
+      transports: this.transports,
+      log: this.log,
+      active: this.active,
+    });
+    const w = new Worker<PromptJobData, PromptJobResult>(queueName(memberId), processor, {
+      connection: this.redis,
+      prefix: this.cfg.bullPrefix,
+      concurrency: 1,
+      lockDuration: this.cfg.lockDurationMs,
+      stalledInterval: this.cfg.stalledIntervalMs,
+      maxStalledCount: 10,
+      settings: { backoffStrategy: fleetBackoff },
+    });
+    w.on('error', (err) => this.log.warn({ memberId, err: err.message }, 'bullmq worker error'));
+    w.on('failed', (job, err) =>
+      this.log.info({ memberId, jobId: job?.id, attempt: job?.attemptsMade, reason: err.message }, 'attempt failed'),
+    );
+    this.workers.set(memberId, w);
+    this.log.info({ memberId }, 'serving member queue');
+  }
+
+  get memberCount(): number {
+    return this.workers.size;
+  }
+
+  /**
+   * Graceful stop: take no new jobs, wait (bounded) for running ones, then close connections. Runs
+   * still going after the grace period are left running with their records: the next worker adopts
+   * them (their jobs stall and come back).
+   */
+  async stop(graceMs = this.cfg.shutdownGraceMs): Promise<{ leftRunning: number }> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    const workers = [...this.workers.values()];
+    for (const w of workers) void w.pause(true).catch(() => undefined);
+    const closed = Promise.all(workers.map((w) => w.close().catch(() => undefined)));
+    const timedOut = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs))]);
+    const leftRunning = this.active.size;
+    if (timedOut) this.log.warn({ leftRunning }, 'shutdown grace over; leaving running agents to be adopted');
+    await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+    await this.jobs.close();
+    await this.transports.close();
+    this.sub.disconnect();
+    this.redis.disconnect();
+    this.log.info({ leftRunning }, 'worker stopped');
+    return { leftRunning };
+  }
+}

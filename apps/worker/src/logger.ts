@@ -1,0 +1,23 @@
+import { type Logger, pino } from 'pino';
+
+/** Paths that may hold secrets anywhere in a log object: redacted, never printed. */
+export const REDACT = [
+  'privateKey',
+  'passphrase',
+  'password',
+  'secret',
+  'apiToken',
+  'authorization',
+  '*.privateKey',
+  '*.passphrase',
+  '*.password',
+  '*.secret',
+  '*.apiToken',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+];
+
+export function createLogger(level: string, base: Record<string, unknown> = {}, dest?: NodeJS.WritableStream): Logger {
+  return pino({ level, base: { ...base }, redact: { paths: REDACT, censor: '[redacted]' } }, dest as pino.DestinationStream | undefined);
+}

@@ -1,0 +1,395 @@
+import {
+  type KillReport,
+  type RunHandle,
+  type RunHooks,
+  type RunOutcome,
+  type Transport,
+  attachRun,
+  getProvider,
+  killRun,
+  probeRun,
+  readRunPidFile,
+  runAgent,
+} from '@fleet/exec';
+import {
+  FenceHeldError,
+  type Member,
+  type PromptJobData,
+  type PromptJobResult,
+  type Registry,
+  type RunRecord,
+  fenceToken,
+} from '@fleet/registry';
+import { DelayedError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { WorkerConfig } from './config';
+import { RetryableJobError, unrecoverable } from './errors';
+import { OutputSink } from './output';
+import type { Transports } from './transports';
+
+export type AbortReason = 'cancelled' | 'inactivity' | 'timeout' | 'fence_lost';
+
+export interface ProcessorDeps {
+  cfg: WorkerConfig;
+  redis: Redis;
+  registry: Registry;
+  transports: Transports;
+  log: Logger;
+  /** Abort controllers of the jobs this process runs, by job id (cancel messages land here). */
+  active: Map<string, AbortController>;
+}
+
+/** Identity of a run record: from the record, or — if the PID line never reached Redis — from runDir/pid. */
+async function handleOf(t: Transport, rec: RunRecord): Promise<RunHandle | undefined> {
+  if (rec.pid !== undefined && rec.bootId && rec.startTime) {
+    return { pid: rec.pid, bootId: rec.bootId, startTime: rec.startTime, runDir: rec.runDir };
+  }
+  if (!rec.runDir) return undefined;
+  return readRunPidFile(t, rec.runDir);
+}
+
+/**
+ * One attempt of one job, to DESIGN.md's run protocol: fence → kill-before-spawn (or adopt our own
+ * run after a worker crash) → record first → spawn → PID persisted on its line → follow through
+ * drops → outcome. On every failure path the run is killed and confirmed gone *before* the error is
+ * thrown, so BullMQ's retry can never overlap a live process.
+ */
+export function makeProcessor(deps: ProcessorDeps) {
+  const { cfg, redis, registry, transports } = deps;
+
+  return async function processJob(
+    job: Job<PromptJobData, PromptJobResult>,
+    token?: string,
+    bullSignal?: AbortSignal,
+  ): Promise<PromptJobResult> {
+    const started = Date.now();
+    const data = job.data;
+    const memberId = data.memberId;
+    const jobId = job.id ?? '';
+    const attempt = job.attemptsMade + 1;
+    const fence = fenceToken(jobId, attempt, cfg.workerId);
+    const log = deps.log.child({ jobId, memberId, attempt });
+
+    if (await redis.exists(registry.keys.cancelled(jobId))) throw unrecoverable('cancelled', 'cancelled before it started');
+    if (data.deadlineAt !== undefined && Date.now() >= data.deadlineAt)
+      throw unrecoverable('timeout', 'total timeout reached before this attempt');
+    const member = await registry.getMember(memberId);
+    if (!member) throw unrecoverable('member_not_found', `member ${memberId} no longer exists`);
+    const prior = await registry.getJobResult(jobId);
+    if (prior) {
+      log.warn({ category: 'already_done' }, 'job already succeeded (its lock was lost before completion); returning the recorded result');
+      return decodeResult(prior);
+    }
+
+    // 1. Fence.
+    try {
+      await registry.acquireFence(memberId, fence, cfg.fenceTtlMs);
+    } catch (err) {
+      if (!(err instanceof FenceHeldError)) throw err;
+      const wait = Math.min(Math.max(err.pttl, 200), 2_000) + Math.floor(Math.random() * 200);
+      log.info({ holder: err.holder, retryInMs: wait, category: 'fenced' }, 'member is fenced by another attempt; delaying');
+      await job.moveToDelayed(Date.now() + wait, token);
+      throw new DelayedError();
+    }
+    log.debug('fence acquired');
+
+    const ac = new AbortController();
+    const abort = (reason: AbortReason) => {
+      if (!ac.signal.aborted) {
+        log.warn({ category: reason }, `aborting run: ${reason}`);
+        ac.abort(reason);
+      }
+    };
+    deps.active.set(jobId, ac);
+    bullSignal?.addEventListener('abort', () => abort('cancelled'), { once: true });
+    const renew = setInterval(
+      () => {
+        registry.renewFence(memberId, fence, cfg.fenceTtlMs).then(
+          async (ok) => {
+            if (ok) return;
+            // Expired (e.g. Redis was down longer than the TTL) but nobody took it: take it back.
+            // While we held the run record nobody could have spawned on the member.
+            const run = await registry.getRun(memberId);
+            const again =
+              run?.token === fence &&
+              (await registry.acquireFence(memberId, fence, cfg.fenceTtlMs).then(
+                () => true,
+                () => false,
+              ));
+            if (again) log.warn({ pid: handle?.pid }, 'fence had expired; re-acquired it');
+            else abort('fence_lost');
+          },
+          (err: Error) => log.warn({ err: err.message }, 'fence renewal failed (will retry)'),
+        );
+      },
+      Math.max(100, Math.floor(cfg.fenceTtlMs / 3)),
+    );
+    const timers: NodeJS.Timeout[] = [];
+    let transport: Transport | undefined;
+    let handle: RunHandle | undefined;
+    let runCreated = false;
+
+    /** Kill what this attempt may have started, confirm, then drop the record. Never throws. */
+    const cleanUp = async (why: string): Promise<KillReport | undefined> => {
+      let report: KillReport | undefined;
+      try {
+        if (transport && runCreated) {
+          const rec = await registry.getRun(memberId);
+          const h = handle ?? (rec && rec.token === fence ? await handleOf(transport, rec) : undefined);
+          if (h) {
+            await registry.setRunState(memberId, fence, 'killing');
+            report = await killRun(transport, h, { timeoutMs: cfg.killTimeoutMs });
+            log.info({ pid: h.pid, kill: report.result, killMs: Math.round(report.ms), why }, 'run killed before failing the attempt');
+          }
+          if (report?.result === 'unreachable' || report?.result === 'timeout') {
+            // Not confirmed gone: keep the record so the next attempt (or the sweeper) kills it first.
+            log.error({ pid: h?.pid, kill: report.result }, 'could not confirm the run is gone; record kept');
+          } else {
+            await registry.deleteRun(memberId, fence);
+          }
+        }
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'cleanup failed; record kept for the sweeper');
+      }
+      await registry.releaseFence(memberId, fence).catch(() => false);
+      return report;
+    };
+
+    try {
+      transport = await transports.get(member);
+
+      // 2. Kill-before-spawn, or adopt our own run after a crash.
+      const leftover = await registry.getRun(memberId);
+      let adopt: { rec: RunRecord; handle: RunHandle } | undefined;
+      if (leftover) {
+        const h = await handleOf(transport, leftover);
+        const mine = leftover.jobId === jobId && leftover.attempt === attempt;
+        if (
+          mine &&
+          h &&
+          (await probeRun(transport, h)).state === 'alive' &&
+          (await registry.adoptRun(memberId, leftover.token, fence, cfg.workerId))
+        ) {
+          adopt = { rec: leftover, handle: h };
+          log.info({ pid: h.pid, from: leftover.token, offset: leftover.outOffset }, 'adopting our own run left by a previous worker');
+        } else {
+          const report = h ? await killRun(transport, h, { timeoutMs: cfg.killTimeoutMs }) : undefined;
+          log.warn(
+            { pid: h?.pid, leftover: leftover.token, kill: report?.result ?? 'never_spawned', killMs: report && Math.round(report.ms) },
+            'killed leftover run before spawning',
+          );
+          if (report?.result === 'unreachable' || report?.result === 'timeout') {
+            throw new RetryableJobError(
+              'unreachable',
+              `leftover run ${leftover.token} could not be confirmed gone (${report.result}); not spawning`,
+            );
+          }
+          if (report?.result === 'killed') await registry.incrStat('leftovers_killed');
+          await registry.deleteRun(memberId, leftover.token);
+        }
+      }
+
+      // 3–6. Record first, then spawn (or reattach).
+      const runId = `${jobId}-${attempt}`;
+      const runDir = adopt ? adopt.rec.runDir : transport.os.runDir(member.workFolder, runId);
+      if (!adopt) {
+        const w = await registry.writeRun(memberId, fence, { jobId, attempt, workerId: cfg.workerId, runDir });
+        if (w !== 'ok') throw new RetryableJobError('fence_lost', `cannot write the run record: ${w}`);
+      }
+      runCreated = true;
+      handle = adopt?.handle;
+
+      const offset = adopt?.rec.outOffset ?? 0;
+      const sink = new OutputSink(redis, registry.keys.output(jobId), job, {
+        maxLines: cfg.outputMaxLines,
+        startOffset: offset,
+        onFlushed: (flushed) => registry.setOutOffset(memberId, fence, flushed),
+      });
+
+      // 10. Timeouts: inactivity (no output for N s) and the job's total deadline.
+      const inactivityMs = (data.inactivityTimeoutS ?? cfg.defaultInactivityTimeoutS) * 1000;
+      let idle: NodeJS.Timeout | undefined;
+      const bumpIdle = () => {
+        if (idle) clearTimeout(idle);
+        idle = setTimeout(() => abort('inactivity'), inactivityMs);
+      };
+      bumpIdle();
+      if (data.deadlineAt !== undefined) timers.push(setTimeout(() => abort('timeout'), Math.max(0, data.deadlineAt - Date.now())));
+
+      const hooks: RunHooks = {
+        onPid: async (pid) => {
+          await registry.setPid(memberId, fence, pid);
+          log.info({ pid }, 'agent spawned; pid persisted');
+          await sink.event('pid', String(pid));
+        },
+        onStarted: async (h) => {
+          handle = h;
+          await registry.setIdentity(memberId, fence, h);
+          await job.updateProgress({ pid: h.pid, startedAt: Date.now() }).catch(() => undefined);
+        },
+        onLine: (line) => {
+          sink.push(line);
+          bumpIdle();
+        },
+        onDrop: ({ reason, drops }) =>
+          log.warn({ pid: handle?.pid, reason, drops }, 'stream dropped; reconnecting (the agent keeps running)'),
+      };
+
+      const provider = getProvider(member.provider);
+      const resumeId = data.resume ? member.sessionId : undefined;
+      const argv = provider.buildArgv(promptOptions(member, data, resumeId));
+      if (!adopt) await sink.event('state', 'starting');
+      const outcome: RunOutcome = adopt
+        ? await attachRun({ transport, handle: adopt.handle, offset, hooks, signal: ac.signal, killTimeoutMs: cfg.killTimeoutMs })
+        : await runAgent({
+            transport,
+            runId,
+            workFolder: member.workFolder,
+            argv,
+            env: member.agentEnv,
+            prompt: data.prompt,
+            hooks,
+            signal: ac.signal,
+            killTimeoutMs: cfg.killTimeoutMs,
+          });
+      if (idle) clearTimeout(idle);
+      await sink.flush();
+
+      // 8. Outcome.
+      switch (outcome.kind) {
+        case 'exited': {
+          const parsed = provider.parse(outcome.exitCode, outcome.tail);
+          if (parsed.ok) {
+            const usage = parsed.usage ?? { inputTokens: 0, outputTokens: 0 };
+            const result: PromptJobResult = {
+              result: parsed.result ?? '',
+              exitCode: outcome.exitCode,
+              attempts: attempt,
+              pid: outcome.handle.pid,
+              runDir,
+              durationMs: Date.now() - started,
+            };
+            if (parsed.sessionId) result.sessionId = parsed.sessionId;
+            if (parsed.usage) result.usage = parsed.usage;
+            if (parsed.costUsd !== undefined) result.costUsd = parsed.costUsd;
+            await registry.recordSuccess(memberId, fence, {
+              sessionId: parsed.sessionId,
+              tokensIn: usage.inputTokens,
+              tokensOut: usage.outputTokens,
+              jobId,
+              result: encodeResult(result),
+            });
+            runCreated = false;
+            log.info({ pid: outcome.handle.pid, exitCode: outcome.exitCode, ms: result.durationMs, drops: outcome.drops }, 'job succeeded');
+            return result;
+          }
+          const e = parsed.error ?? { category: 'unknown' as const, retryable: false, message: `exit ${outcome.exitCode}` };
+          handle = outcome.handle;
+          await cleanUp(`agent failed: ${e.category}`);
+          runCreated = false;
+          log.warn({ pid: outcome.handle.pid, exitCode: outcome.exitCode, category: e.category, retryable: e.retryable }, 'agent failed');
+          if (e.category === 'stale_session') {
+            if (!resumeId) throw unrecoverable('unknown', `agent reported a missing session without --resume: ${e.message}`);
+            await registry.clearSession(memberId, resumeId);
+            await job.updateData({ ...data, resume: false });
+            throw new RetryableJobError('stale_session', `session ${resumeId} no longer exists; retrying without resume`);
+          }
+          if (e.retryable) throw new RetryableJobError(e.category, e.message);
+          throw unrecoverable(e.category, e.message);
+        }
+        case 'lost':
+          await cleanUp('process vanished');
+          runCreated = false;
+          throw unrecoverable('killed', `the agent (pid ${outcome.handle.pid}) was killed outside of fleet-exec: ${outcome.reason}`);
+        case 'aborted': {
+          const reason = (ac.signal.reason as AbortReason | undefined) ?? 'cancelled';
+          handle = outcome.handle;
+          const ok = outcome.kill && outcome.kill.result !== 'unreachable' && outcome.kill.result !== 'timeout';
+          if (ok || !outcome.handle) await registry.deleteRun(memberId, fence);
+          else log.error({ pid: handle?.pid, kill: outcome.kill?.result }, 'abort could not confirm the kill; record kept');
+          runCreated = false;
+          await registry.releaseFence(memberId, fence);
+          log.warn(
+            { pid: handle?.pid, kill: outcome.kill?.result, killMs: outcome.kill && Math.round(outcome.kill.ms), category: reason },
+            'run aborted',
+          );
+          if (reason === 'fence_lost') throw new RetryableJobError('fence_lost', 'lost the member fence mid-run; run killed');
+          if (reason === 'inactivity')
+            throw unrecoverable('timeout', `no output for ${data.inactivityTimeoutS ?? cfg.defaultInactivityTimeoutS} s`);
+          if (reason === 'timeout') throw unrecoverable('timeout', 'total timeout reached');
+          throw unrecoverable('cancelled', 'cancelled');
+        }
+        case 'not_started':
+          await cleanUp(`not started: ${outcome.reason}`);
+          runCreated = false;
+          if (outcome.reason === 'workfolder_missing')
+            throw unrecoverable('not_started', `work folder ${member.workFolder} does not exist on the member`);
+          throw new RetryableJobError('not_started', outcome.reason);
+        case 'unreachable':
+          // The run's state is unknown: keep the record, so nothing spawns before it is killed.
+          runCreated = false;
+          await registry.releaseFence(memberId, fence);
+          log.error({ pid: outcome.handle?.pid, reason: outcome.reason, category: 'unreachable' }, 'member unreachable; run record kept');
+          throw new RetryableJobError('unreachable', outcome.reason);
+      }
+    } catch (err) {
+      if (err instanceof DelayedError) throw err;
+      // Anything unexpected (or thrown above before cleanup): kill and confirm, then rethrow.
+      if (runCreated) await cleanUp(`error: ${(err as Error).message}`);
+      else await registry.releaseFence(memberId, fence).catch(() => false);
+      if (err instanceof RetryableJobError || (err as Error).name === 'UnrecoverableError') throw err;
+      log.error({ err: (err as Error).message, category: 'internal' }, 'attempt failed with an internal error');
+      throw new RetryableJobError('internal', (err as Error).message);
+    } finally {
+      clearInterval(renew);
+      for (const t of timers) clearTimeout(t);
+      deps.active.delete(jobId);
+    }
+  };
+}
+
+/** The job result as readable hash fields (and back). */
+function encodeResult(r: PromptJobResult): Record<string, string | number | undefined> {
+  return {
+    result: r.result,
+    sessionId: r.sessionId,
+    exitCode: r.exitCode,
+    attempts: r.attempts,
+    pid: r.pid,
+    runDir: r.runDir,
+    durationMs: r.durationMs,
+    tokensIn: r.usage?.inputTokens,
+    tokensOut: r.usage?.outputTokens,
+    costUsd: r.costUsd,
+  };
+}
+
+function decodeResult(h: Record<string, string>): PromptJobResult {
+  const r: PromptJobResult = {
+    result: h.result ?? '',
+    exitCode: Number(h.exitCode ?? 0),
+    attempts: Number(h.attempts ?? 1),
+    runDir: h.runDir ?? '',
+    durationMs: Number(h.durationMs ?? 0),
+  };
+  if (h.sessionId) r.sessionId = h.sessionId;
+  if (h.pid) r.pid = Number(h.pid);
+  if (h.tokensIn !== undefined) r.usage = { inputTokens: Number(h.tokensIn), outputTokens: Number(h.tokensOut ?? 0) };
+  if (h.costUsd !== undefined) r.costUsd = Number(h.costUsd);
+  return r;
+}
+
+function promptOptions(member: Member, data: PromptJobData, resumeId: string | undefined) {
+  const o: Parameters<ReturnType<typeof getProvider>['buildArgv']>[0] = {
+    skipPermissions: member.skipPermissions,
+    trustWorkspace: member.trustWorkspace,
+  };
+  if (member.agentBinary) o.binary = member.agentBinary;
+  const model = data.model ?? member.model;
+  if (model) o.model = model;
+  const maxTurns = data.maxTurns ?? member.maxTurns;
+  if (maxTurns !== undefined) o.maxTurns = maxTurns;
+  if (resumeId) o.resumeSessionId = resumeId;
+  return o;
+}

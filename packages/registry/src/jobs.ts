@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { type ConnectionOptions, type Job, type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { Keys, queueName } from './keys';
+
+/** Categories a failed job carries, in its failedReason as `[category] message`. */
+export const JOB_CATEGORIES = [
+  'auth',
+  'overloaded',
+  'server',
+  'stale_session',
+  'max_turns',
+  'workspace_not_trusted',
+  'agent_not_found',
+  'unknown',
+  'cancelled',
+  'timeout',
+  'killed',
+  'unreachable',
+  'fence_lost',
+  'not_started',
+  'member_not_found',
+  'internal',
+] as const;
+export type JobCategory = (typeof JOB_CATEGORIES)[number];
+
+export const PromptRequest = z
+  .object({
+    prompt: z.string().min(1, 'prompt must not be empty'),
+    resume: z.boolean().default(false),
+    model: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@[\]-]{0,127}$/, 'invalid model name')
+      .optional(),
+    maxTurns: z.number().int().min(1).max(10_000).optional(),
+    inactivityTimeoutS: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .optional(),
+    totalTimeoutS: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .optional(),
+    attempts: z.number().int().min(1).max(20).default(3),
+  })
+  .strict();
+export type PromptRequest = z.input<typeof PromptRequest>;
+
+export interface PromptJobData {
+  memberId: string;
+  prompt: string;
+  resume: boolean;
+  model?: string;
+  maxTurns?: number;
+  inactivityTimeoutS?: number;
+  /** Shared by all attempts: epoch ms after which no attempt may run. */
+  deadlineAt?: number;
+  enqueuedAt: number;
+}
+
+export interface PromptJobResult {
+  result: string;
+  sessionId?: string;
+  usage?: { inputTokens: number; outputTokens: number };
+  costUsd?: number;
+  exitCode: number;
+  attempts: number;
+  pid?: number;
+  runDir: string;
+  durationMs: number;
+}
+
+/** `[category] message` → parts; anything else is `internal`. */
+export function parseFailure(reason: string | undefined): { category: JobCategory; message: string } | undefined {
+  if (!reason) return undefined;
+  const m = /^\[([a-z_]+)\] ?([\s\S]*)$/.exec(reason);
+  if (m && (JOB_CATEGORIES as readonly string[]).includes(m[1] ?? '')) return { category: m[1] as JobCategory, message: m[2] ?? '' };
+  return { category: 'internal', message: reason };
+}
+
+/** Job ids name their member: `<memberId>.<uuid>` (also a valid run-directory name). */
+export function newJobId(memberId: string): string {
+  return `${memberId}.${randomUUID()}`;
+}
+
+export function memberOfJob(jobId: string): string | undefined {
+  const m = /^(m[0-9a-f]{12})\.[0-9a-f-]{36}$/.exec(jobId);
+  return m?.[1];
+}
+
+export interface QueueSettings {
+  /** BullMQ key prefix. */
+  bullPrefix: string;
+  connection: ConnectionOptions;
+}
+
+/**
+ * Enqueue, read and cancel prompt jobs. One BullMQ queue per member (`member-<id>`), global
+ * concurrency 1: BullMQ serialises a member's jobs; the fence guarantees it under faults.
+ */
+export class FleetJobs {
+  private readonly queues = new Map<string, Queue<PromptJobData, PromptJobResult>>();
+  readonly keys: Keys;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly settings: QueueSettings,
+    prefix = 'fleet',
+  ) {
+    this.keys = new Keys(prefix);
+  }
+
+  queue(memberId: string): Queue<PromptJobData, PromptJobResult> {
+    let q = this.queues.get(memberId);
+    if (!q) {
+      q = new Queue(queueName(memberId), { connection: this.settings.connection, prefix: this.settings.bullPrefix });
+      q.on('error', () => {});
+      this.queues.set(memberId, q);
+    }
+    return q;
+  }
+
+  async ensureQueue(memberId: string): Promise<Queue<PromptJobData, PromptJobResult>> {
+    const q = this.queue(memberId);
+    if ((await q.getGlobalConcurrency()) !== 1) await q.setGlobalConcurrency(1);
+    return q;
+  }
+
+  async enqueue(memberId: string, input: unknown, now = Date.now()): Promise<Job<PromptJobData, PromptJobResult>> {
+    const req = PromptRequest.parse(input);
+    const data: PromptJobData = { memberId, prompt: req.prompt, resume: req.resume, enqueuedAt: now };
+    if (req.model !== undefined) data.model = req.model;
+    if (req.maxTurns !== undefined) data.maxTurns = req.maxTurns;
+    if (req.inactivityTimeoutS !== undefined) data.inactivityTimeoutS = req.inactivityTimeoutS;
+    if (req.totalTimeoutS !== undefined) data.deadlineAt = now + req.totalTimeoutS * 1000;
+    // A resumed prompt may need one immediate retry without the stale session.
+    const attempts = req.resume ? Math.max(2, req.attempts) : req.attempts;
+    const opts: JobsOptions = {
+      jobId: newJobId(memberId),
+      attempts,
+      backoff: { type: 'fleet', delay: 1_000 },
+      removeOnComplete: { age: 7 * 86_400, count: 1_000 },
+      removeOnFail: { age: 7 * 86_400, count: 1_000 },
+      keepLogs: 1_000,
+    };
+    const q = await this.ensureQueue(memberId);
+    return q.add('execute_prompt', data, opts);
+  }
+
+  async getJob(jobId: string): Promise<Job<PromptJobData, PromptJobResult> | undefined> {
+    const memberId = memberOfJob(jobId);
+    if (!memberId) return undefined;
+    return (await this.queue(memberId).getJob(jobId)) ?? undefined;
+  }
+
+  /**
+   * Cancel: a waiting/delayed job is removed; an active one is signalled to the worker that runs it
+   * (its processor kills the run and fails the job as `cancelled`). The cancelled mark also stops an
+   * attempt that starts later.
+   */
+  async cancel(jobId: string): Promise<'removed' | 'signalled' | 'finished' | 'not_found'> {
+    const job = await this.getJob(jobId);
+    if (!job) return 'not_found';
+    await this.redis.set(this.keys.cancelled(jobId), String(Date.now()), 'EX', 86_400);
+    const state = await job.getState();
+    if (state === 'completed' || state === 'failed') return 'finished';
+    if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') {
+      try {
+        await job.remove();
+        return 'removed';
+      } catch {
+        // it became active meanwhile: signal below
+      }
+    }
+    await this.redis.publish(this.keys.cancelChannel(), jobId);
+    return 'signalled';
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}
