@@ -23,6 +23,7 @@ export class FleetWorker {
   private readonly active = new Map<string, AbortController>();
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
+  private leaving = false;
   private sweeping: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -110,6 +111,7 @@ export class FleetWorker {
       transports: this.transports,
       log: this.log,
       active: this.active,
+      leavingRuns: () => this.leaving,
     });
     const w = new Worker<PromptJobData, PromptJobResult>(queueName(memberId), processor, {
       connection: this.redis,
@@ -141,13 +143,19 @@ export class FleetWorker {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     const workers = [...this.workers.values()];
-    for (const w of workers) void w.pause(true).catch(() => undefined);
-    const closed = Promise.all(workers.map((w) => w.close().catch(() => undefined)));
-    const timedOut = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs))]);
+    // Take no new jobs (without waiting for the running ones: that is bounded below).
+    await Promise.all(workers.map((w) => w.pause(true).catch(() => undefined)));
+    const deadline = Date.now() + graceMs;
+    while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const leftRunning = this.active.size;
-    if (timedOut) this.log.warn({ leftRunning }, 'shutdown grace over; leaving running agents to be adopted');
-    await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
-    await this.jobs.close();
+    if (leftRunning > 0) {
+      this.leaving = true;
+      // Not killed, not failed: their records stay, their jobs stall and the next worker adopts them.
+      this.log.warn({ leftRunning, jobs: [...this.active.keys()] }, 'shutdown grace over; leaving running agents to be adopted');
+    } else {
+      await Promise.all(workers.map((w) => w.close().catch(() => undefined)));
+    }
+    await this.jobs.close().catch(() => undefined);
     await this.transports.close();
     this.sub.disconnect();
     this.redis.disconnect();

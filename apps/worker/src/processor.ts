@@ -38,6 +38,8 @@ export interface ProcessorDeps {
   log: Logger;
   /** Abort controllers of the jobs this process runs, by job id (cancel messages land here). */
   active: Map<string, AbortController>;
+  /** True once a shutdown decided to leave running agents for adoption: touch nothing then. */
+  leavingRuns: () => boolean;
 }
 
 /** Identity of a run record: from the record, or — if the PID line never reached Redis — from runDir/pid. */
@@ -165,14 +167,16 @@ export function makeProcessor(deps: ProcessorDeps) {
       if (leftover) {
         const h = await handleOf(transport, leftover);
         const mine = leftover.jobId === jobId && leftover.attempt === attempt;
-        if (
-          mine &&
-          h &&
-          (await probeRun(transport, h)).state === 'alive' &&
-          (await registry.adoptRun(memberId, leftover.token, fence, cfg.workerId))
-        ) {
+        // Our own run (same job and attempt) is adopted if it still runs, or if it finished on its
+        // own while nobody watched (its exit code and output are in its run directory).
+        const probe = mine && h ? await probeRun(transport, h) : undefined;
+        const adoptable = probe !== undefined && (probe.state === 'alive' || (probe.state === 'gone' && probe.exitCode !== undefined));
+        if (h && adoptable && (await registry.adoptRun(memberId, leftover.token, fence, cfg.workerId))) {
           adopt = { rec: leftover, handle: h };
-          log.info({ pid: h.pid, from: leftover.token, offset: leftover.outOffset }, 'adopting our own run left by a previous worker');
+          log.info(
+            { pid: h.pid, from: leftover.token, offset: leftover.outOffset, runState: probe.state },
+            'adopting our own run left by a previous worker',
+          );
         } else {
           const report = h ? await killRun(transport, h, { timeoutMs: cfg.killTimeoutMs }) : undefined;
           log.warn(
@@ -335,6 +339,10 @@ export function makeProcessor(deps: ProcessorDeps) {
       }
     } catch (err) {
       if (err instanceof DelayedError) throw err;
+      if (deps.leavingRuns()) {
+        log.warn({ pid: handle?.pid }, 'worker shutting down: run left alive for adoption');
+        throw err;
+      }
       // Anything unexpected (or thrown above before cleanup): kill and confirm, then rethrow.
       if (runCreated) await cleanUp(`error: ${(err as Error).message}`);
       else await registry.releaseFence(memberId, fence).catch(() => false);

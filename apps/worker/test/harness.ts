@@ -136,7 +136,8 @@ export async function startFleet(opts: { redisUrl?: string } = {}): Promise<Flee
           const job = await jobs.getJob(jobId);
           if (!job) return undefined;
           const s = await job.getState();
-          return s === 'completed' || s === 'failed' ? job : undefined;
+          // Re-read: the object fetched above may predate the final state.
+          return s === 'completed' || s === 'failed' ? await jobs.getJob(jobId) : undefined;
         },
         { timeoutMs, intervalMs: 50, what: `job ${jobId} to finish` },
       );

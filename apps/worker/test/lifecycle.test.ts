@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalTransport, runAgent } from '@fleet/exec';
+import { type PrivateSshd, isAlive, startSshd, waitFor } from '@fleet/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Fleet, startFleet } from './harness';
+
+let fleet: Fleet;
+let sshd: PrivateSshd;
+beforeAll(async () => {
+  fleet = await startFleet();
+  sshd = await startSshd();
+});
+afterAll(async () => {
+  await fleet.close();
+  await sshd.stop();
+});
+
+describe('worker lifecycle', () => {
+  it('sweeper at start kills an orphan run no job owns (identity-checked), counts and logs it', async () => {
+    const { member, state } = await fleet.addLocalMember();
+    let pid = 0;
+    const orphan = runAgent({
+      transport: new LocalTransport(),
+      runId: 'orphan-1',
+      workFolder: member.workFolder,
+      argv: [member.agentBinary ?? '', '-p'],
+      env: member.agentEnv,
+      prompt: '@sleep 60',
+      hooks: {
+        onStarted: async (h) => {
+          pid = h.pid;
+          await fleet.redis.hset(fleet.registry.keys.run(member.id), {
+            token: `${member.id}.00000000-0000-4000-8000-000000000000:1:dead`,
+            jobId: `${member.id}.00000000-0000-4000-8000-000000000000`,
+            attempt: '1',
+            workerId: 'dead',
+            state: 'running',
+            runDir: h.runDir,
+            pid: String(h.pid),
+            bootId: h.bootId,
+            startTime: h.startTime,
+            startedAt: String(Date.now()),
+            outOffset: '0',
+          });
+        },
+      },
+    });
+    await waitFor(() => state.live().length === 1, { what: 'orphan running' });
+    const before = (await fleet.registry.stats()).orphans_killed ?? 0;
+    const w = await fleet.startWorker();
+    await waitFor(() => !isAlive(pid), { what: 'orphan killed' });
+    expect((await orphan).kind).toBe('lost');
+    expect(await fleet.registry.getRun(member.id)).toBeUndefined();
+    expect((await fleet.registry.stats()).orphans_killed).toBe(before + 1);
+    expect(w.logs.some((l) => l.msg === 'sweeper: removed a run no live job owns' && l.kill === 'killed' && l.pid === pid)).toBe(true);
+    await w.stop();
+  });
+
+  it('members added after start are served without a restart', async () => {
+    const w = await fleet.startWorker();
+    const { member, state } = await fleet.addLocalMember('late');
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
+    expect(await (await fleet.waitJob(job.id ?? '')).getState()).toBe('completed');
+    expect(state.started()).toBe(1);
+    await w.stop();
+  });
+
+  it('SIGTERM: stops taking jobs, leaves the running agent alive and adoptable; the next worker finishes it once', async () => {
+    const { member, state } = await fleet.addLocalMember('graceful');
+    const a = await fleet.startWorker({ FLEET_SHUTDOWN_GRACE_MS: '300' });
+    const sampler = state.sampler(10);
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 3\n@lines 1' });
+    await waitFor(async () => (await fleet.registry.getRun(member.id))?.startTime && state.live().length === 1, { what: 'running' });
+    const agent = state.live()[0] ?? 0;
+    a.kill('SIGTERM');
+    await a.exited;
+    expect(a.logs.some((l) => l.msg === 'shutdown grace over; leaving running agents to be adopted')).toBe(true);
+    expect(isAlive(agent)).toBe(true);
+    expect(await fleet.registry.getRun(member.id)).toBeDefined();
+    const b = await fleet.startWorker();
+    const done = await fleet.waitJob(job.id ?? '');
+    console.log('DBGA', JSON.stringify(a.logs.slice(-6).map((l) => [l.msg, l.kill, l.err])));
+    console.log('DBGB', JSON.stringify(b.logs.map((l) => [l.msg, l.kill, l.attempt, l.reason])));
+    expect(await done.getState()).toBe('completed');
+    expect(state.started()).toBe(1);
+    expect(sampler.stop()).toBe(1);
+    await b.stop();
+  });
+
+  it('a run that finished while no worker watched is adopted (its exit code and output), not run again', async () => {
+    const { member, state } = await fleet.addLocalMember('finished-unwatched');
+    const a = await fleet.startWorker({ FLEET_SHUTDOWN_GRACE_MS: '200' });
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 1\n@lines 2' });
+    await waitFor(async () => (await fleet.registry.getRun(member.id))?.startTime && state.live().length === 1, { what: 'running' });
+    a.kill('SIGTERM');
+    await a.exited;
+    // Let the agent finish on its own with nobody watching.
+    await waitFor(() => state.live().length === 0, { what: 'agent finished' });
+    const b = await fleet.startWorker();
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(await done.getState()).toBe('completed');
+    expect(done.returnvalue.result).toBe('done: 3 lines');
+    expect(state.started()).toBe(1);
+    expect(b.logs.some((l) => l.msg === 'adopting our own run left by a previous worker' && l.runState === 'gone')).toBe(true);
+    await b.stop();
+  });
+
+  it('secrets never reach the logs, even on SSH errors', async () => {
+    const { member } = await fleet.addSshMember(sshd, 'secretive');
+    const w = await fleet.startWorker();
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
+    expect(await (await fleet.waitJob(job.id ?? '')).getState()).toBe('completed');
+    // A member whose key is wrong: an auth failure is logged, the key is not.
+    const bad = await fleet.registry.addMember({
+      name: 'bad-key',
+      transport: 'ssh',
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      password: 'sup3r-s3cret-pw',
+      hostKeySha256: sshd.hostKeySha256,
+      workFolder: '/tmp',
+      provider: 'shell',
+    });
+    const failing = await fleet.jobs.enqueue(bad.id, { prompt: 'echo hi', attempts: 1 });
+    const d = await fleet.waitJob(failing.id ?? '');
+    expect(await d.getState()).toBe('failed');
+    const all = JSON.stringify(w.logs);
+    expect(all).not.toContain('PRIVATE KEY');
+    expect(all).not.toContain(sshd.privateKey.split('\n')[1] ?? 'x');
+    expect(all).not.toContain('sup3r-s3cret-pw');
+    expect(JSON.stringify(d.data)).not.toContain('sup3r-s3cret-pw');
+    expect(existsSync(join(member.workFolder, '.fleet/runs'))).toBe(true);
+    await w.stop();
+  });
+});
