@@ -1,4 +1,4 @@
-import { FleetJobs, type PromptJobData, type PromptJobResult, Registry, queueName } from '@fleet/registry';
+import { FleetJobs, type PromptJobData, type PromptJobResult, Registry, parseFailure, queueName } from '@fleet/registry';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -123,9 +123,16 @@ export class FleetWorker {
       settings: { backoffStrategy: fleetBackoff },
     });
     w.on('error', (err) => this.log.warn({ memberId, err: err.message }, 'bullmq worker error'));
-    w.on('failed', (job, err) =>
-      this.log.info({ memberId, jobId: job?.id, attempt: job?.attemptsMade, reason: err.message }, 'attempt failed'),
-    );
+    w.on('failed', (job, err) => {
+      this.log.info({ memberId, jobId: job?.id, attempt: job?.attemptsMade, reason: err.message }, 'attempt failed');
+      const final = job && (err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1));
+      if (final) void this.registry.incrStat(`jobs_failed:${parseFailure(err.message)?.category ?? 'internal'}`).catch(() => undefined);
+    });
+    w.on('completed', (job) => {
+      void this.registry.incrStat('jobs_completed').catch(() => undefined);
+      void this.registry.incrStat('run_ms_sum', Math.round(job.returnvalue?.durationMs ?? 0)).catch(() => undefined);
+      void this.registry.incrStat('run_count').catch(() => undefined);
+    });
     this.workers.set(memberId, w);
     this.log.info({ memberId }, 'serving member queue');
   }

@@ -142,6 +142,7 @@ export function makeProcessor(deps: ProcessorDeps) {
           if (h) {
             await registry.setRunState(memberId, fence, 'killing');
             report = await killRun(transport, h, { timeoutMs: cfg.killTimeoutMs });
+            await recordKill(registry, report);
             log.info({ pid: h.pid, kill: report.result, killMs: Math.round(report.ms), why }, 'run killed before failing the attempt');
           }
           if (report?.result === 'unreachable' || report?.result === 'timeout') {
@@ -318,6 +319,7 @@ export function makeProcessor(deps: ProcessorDeps) {
             { pid: handle?.pid, kill: outcome.kill?.result, killMs: outcome.kill && Math.round(outcome.kill.ms), category: reason },
             'run aborted',
           );
+          if (outcome.kill) await recordKill(registry, outcome.kill);
           if (reason === 'fence_lost') throw new RetryableJobError('fence_lost', 'lost the member fence mid-run; run killed');
           if (reason === 'inactivity')
             throw unrecoverable('timeout', `no output for ${data.inactivityTimeoutS ?? cfg.defaultInactivityTimeoutS} s`);
@@ -355,6 +357,13 @@ export function makeProcessor(deps: ProcessorDeps) {
       deps.active.delete(jobId);
     }
   };
+}
+
+/** Kill latency for /metrics (confirmed kills only). */
+async function recordKill(registry: Registry, report: KillReport): Promise<void> {
+  if (report.result !== 'killed') return;
+  await registry.incrStat('kill_ms_sum', Math.round(report.ms)).catch(() => undefined);
+  await registry.incrStat('kill_count').catch(() => undefined);
 }
 
 /** The job result as readable hash fields (and back). */

@@ -1,0 +1,109 @@
+import type { FleetJobs, Registry } from '@fleet/registry';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { fleetStatus } from './routes/fleet';
+import { jobView } from './views';
+
+const text = (v: unknown) => ({ content: [{ type: 'text' as const, text: JSON.stringify(v, null, 2) }] });
+const fail = (message: string) => ({ isError: true, content: [{ type: 'text' as const, text: message }] });
+
+function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes: number }): McpServer {
+  const { registry, jobs } = deps;
+  const server = new McpServer({ name: 'fleet-exec', version: '0.1.0' });
+
+  server.registerTool(
+    'execute_prompt',
+    {
+      description: 'Run a prompt on a member (one agent process per member, ever). Returns the job id, or waits for the result.',
+      inputSchema: {
+        member: z.string().describe('member id or name'),
+        prompt: z.string().min(1),
+        resume: z.boolean().optional(),
+        model: z.string().optional(),
+        maxTurns: z.number().int().positive().optional(),
+        wait: z.boolean().optional().describe('wait for the result (up to waitTimeoutS)'),
+        waitTimeoutS: z.number().int().positive().max(3600).optional(),
+      },
+    },
+    async (args) => {
+      const members = await registry.listMembers();
+      const m = members.find((x) => x.id === args.member) ?? members.find((x) => x.name === args.member);
+      if (!m) return fail(`member ${args.member} not found`);
+      if (Buffer.byteLength(args.prompt) > deps.maxPromptBytes) return fail(`prompt is larger than ${deps.maxPromptBytes} bytes`);
+      const req: Record<string, unknown> = { prompt: args.prompt };
+      if (args.resume !== undefined) req.resume = args.resume;
+      if (args.model !== undefined) req.model = args.model;
+      if (args.maxTurns !== undefined) req.maxTurns = args.maxTurns;
+      const job = await jobs.enqueue(m.id, req);
+      if (!args.wait) return text({ jobId: job.id, memberId: m.id, state: await job.getState() });
+      const deadline = Date.now() + (args.waitTimeoutS ?? 600) * 1000;
+      for (;;) {
+        const j = await jobs.getJob(job.id ?? '');
+        const state = j ? await j.getState() : 'unknown';
+        if (!j || state === 'completed' || state === 'failed' || Date.now() > deadline)
+          return text(j ? await jobView(j) : { jobId: job.id, state });
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+  );
+
+  server.registerTool(
+    'stop_prompt',
+    {
+      description: 'Cancel a job: a waiting one is removed, a running one is killed (its whole process tree).',
+      inputSchema: { jobId: z.string() },
+    },
+    async ({ jobId }) => {
+      const how = await jobs.cancel(jobId);
+      if (how === 'not_found') return fail(`job ${jobId} not found`);
+      return text({ jobId, cancel: how });
+    },
+  );
+
+  server.registerTool('fleet_status', { description: 'Every member: idle/busy, active job, pid, queue counts.' }, async () =>
+    text(await fleetStatus(registry, jobs)),
+  );
+
+  server.registerTool('list_members', { description: 'Registered members (never secrets).' }, async () =>
+    text({ members: await registry.listMembers() }),
+  );
+
+  server.registerTool(
+    'member_detail',
+    { description: 'One member, with its current run.', inputSchema: { member: z.string().describe('member id or name') } },
+    async ({ member }) => {
+      const members = await registry.listMembers();
+      const m = members.find((x) => x.id === member) ?? members.find((x) => x.name === member);
+      if (!m) return fail(`member ${member} not found`);
+      const run = await registry.getRun(m.id);
+      return text({
+        ...m,
+        run: run ? { jobId: run.jobId, attempt: run.attempt, pid: run.pid, state: run.state, startedAt: run.startedAt } : null,
+      });
+    },
+  );
+  return server;
+}
+
+/** MCP over streamable HTTP at /mcp (stateless: a fresh server per request), behind the API token. */
+export function mountMcp(app: FastifyInstance, deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes: number }): void {
+  app.post('/mcp', { bodyLimit: deps.maxPromptBytes * 2 + 64 * 1024, schema: { hide: true } }, async (req, reply) => {
+    const server = buildServer(deps);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    reply.hijack();
+    reply.raw.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req.raw, reply.raw, req.body);
+  });
+  const notAllowed = async (_req: unknown, reply: { code(n: number): { send(v: unknown): unknown } }) =>
+    reply
+      .code(405)
+      .send({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed (stateless server: POST only)' }, id: null });
+  app.get('/mcp', { schema: { hide: true } }, notAllowed);
+  app.delete('/mcp', { schema: { hide: true } }, notAllowed);
+}

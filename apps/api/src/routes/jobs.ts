@@ -1,0 +1,127 @@
+import { type FleetJobs, PromptRequest, type Registry, memberOfJob } from '@fleet/registry';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { HttpError } from '../errors';
+import { jobView } from '../views';
+
+const JobParams = z.object({ jobId: z.string().min(1).max(200) });
+const MemberParams = z.object({ id: z.string().regex(/^m[0-9a-f]{12}$/, 'not a member id') });
+
+export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: Registry; jobs: FleetJobs; maxPromptBytes: number }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const { redis, registry, jobs, maxPromptBytes } = deps;
+
+  const findJob = async (jobId: string) => {
+    const job = await jobs.getJob(jobId);
+    if (!job) throw new HttpError(404, 'not_found', `job ${jobId} not found`);
+    return job;
+  };
+
+  r.post(
+    '/v1/members/:id/prompts',
+    {
+      bodyLimit: maxPromptBytes * 2 + 64 * 1024,
+      schema: { tags: ['jobs'], summary: 'Enqueue a prompt on a member', params: MemberParams, body: PromptRequest },
+    },
+    async (req, reply) => {
+      if (Buffer.byteLength(req.body.prompt) > maxPromptBytes) {
+        throw new HttpError(413, 'payload_too_large', `prompt is larger than ${maxPromptBytes} bytes`);
+      }
+      if (!(await registry.getMember(req.params.id))) throw new HttpError(404, 'not_found', `member ${req.params.id} not found`);
+      const job = await jobs.enqueue(req.params.id, req.body);
+      return reply.code(202).send({ jobId: job.id, memberId: req.params.id, state: await job.getState() });
+    },
+  );
+
+  r.get('/v1/jobs/:jobId', { schema: { tags: ['jobs'], params: JobParams } }, async (req) => {
+    const job = await findJob(req.params.jobId);
+    const run = await registry.getRun(job.data.memberId);
+    return jobView(job, run && run.jobId === job.id ? run.pid : undefined);
+  });
+
+  r.post(
+    '/v1/jobs/:jobId/cancel',
+    { schema: { tags: ['jobs'], summary: 'Cancel a waiting or running job', params: JobParams } },
+    async (req, reply) => {
+      await findJob(req.params.jobId);
+      const how = await jobs.cancel(req.params.jobId);
+      if (how === 'finished') throw new HttpError(409, 'finished', 'job already finished');
+      return reply.code(202).send({ jobId: req.params.jobId, cancel: how });
+    },
+  );
+
+  /**
+   * Server-Sent Events: `pid`, `output` (one line each), `state`, then `done` with the final job view.
+   * Late subscribers get the backlog first (the output stream is kept in Redis); `Last-Event-ID`
+   * resumes after a reconnect.
+   */
+  r.get('/v1/jobs/:jobId/events', { schema: { tags: ['jobs'], params: JobParams } }, async (req, reply) => {
+    const jobId = req.params.jobId;
+    if (!memberOfJob(jobId)) throw new HttpError(404, 'not_found', `job ${jobId} not found`);
+    await findJob(jobId);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    const conn = redis.duplicate();
+    conn.on('error', () => {});
+    let closed = false;
+    req.raw.on('close', () => {
+      closed = true;
+      conn.disconnect();
+    });
+    const send = (event: string, data: string, id?: string) => {
+      if (closed) return;
+      res.write(
+        `${id ? `id: ${id}\n` : ''}event: ${event}\n${data
+          .split('\n')
+          .map((l) => `data: ${l}`)
+          .join('\n')}\n\n`,
+      );
+    };
+    let last = typeof req.headers['last-event-id'] === 'string' ? req.headers['last-event-id'] : '0-0';
+    const key = registry.keys.output(jobId);
+    let lastBeat = Date.now();
+    try {
+      while (!closed) {
+        const r0 = (await conn.xread('COUNT', 500, 'BLOCK', 500, 'STREAMS', key, last).catch(() => null)) as Array<
+          [string, Array<[string, string[]]>]
+        > | null;
+        const entries = r0?.[0]?.[1] ?? [];
+        for (const [id, fields] of entries) {
+          const f: Record<string, string> = {};
+          for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
+          send(f.type === 'output' ? 'output' : (f.type ?? 'output'), f.data ?? '', id);
+          last = id;
+        }
+        if (entries.length < 500) {
+          const job = await jobs.getJob(jobId);
+          const state = job ? await job.getState() : 'unknown';
+          if (!job || state === 'completed' || state === 'failed') {
+            // Drain whatever arrived meanwhile, then the final view.
+            const rest = (await conn.xread('COUNT', 10_000, 'STREAMS', key, last).catch(() => null)) as Array<
+              [string, Array<[string, string[]]>]
+            > | null;
+            for (const [id, fields] of rest?.[0]?.[1] ?? [])
+              send(fields[1] === 'output' ? 'output' : (fields[1] ?? 'output'), fields[3] ?? '', id);
+            send('done', JSON.stringify(job ? await jobView(job) : { jobId, state: 'unknown' }));
+            break;
+          }
+        }
+        if (Date.now() - lastBeat > 15_000) {
+          res.write(': keep-alive\n\n');
+          lastBeat = Date.now();
+        }
+      }
+    } finally {
+      conn.disconnect();
+      res.end();
+    }
+  });
+}
