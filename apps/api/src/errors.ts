@@ -16,22 +16,18 @@ export class HttpError extends Error {
 /** Every error becomes a clear JSON answer; nothing internal (or secret) leaks in a 5xx. */
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   if (hasZodFastifySchemaValidationErrors(err)) {
-    return reply
-      .code(400)
-      .send({
-        error: 'bad_request',
-        message: 'invalid request',
-        issues: err.validation.map((v) => ({ path: v.instancePath, message: v.message })),
-      });
+    return reply.code(400).send({
+      error: 'bad_request',
+      message: 'invalid request',
+      issues: err.validation.map((v) => ({ path: v.instancePath, message: v.message })),
+    });
   }
   if (err instanceof ZodError) {
-    return reply
-      .code(400)
-      .send({
-        error: 'bad_request',
-        message: 'invalid request',
-        issues: err.issues.map((i) => ({ path: `/${i.path.join('/')}`, message: i.message })),
-      });
+    return reply.code(400).send({
+      error: 'bad_request',
+      message: 'invalid request',
+      issues: err.issues.map((i) => ({ path: `/${i.path.join('/')}`, message: i.message })),
+    });
   }
   if (err instanceof HttpError) return reply.code(err.status).send({ error: err.code, message: err.message });
   if (err instanceof NotFoundError) return reply.code(404).send({ error: 'not_found', message: err.message });

@@ -354,7 +354,7 @@ export class Registry {
 }
 
 function decodeRun(memberId: string, h: Record<string, string> | undefined): RunRecord | undefined {
-  if (!h || !h.token) return undefined;
+  if (!h?.token) return undefined;
   const r: RunRecord = {
     memberId,
     token: h.token,
