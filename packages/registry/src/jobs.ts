@@ -154,7 +154,8 @@ export class FleetJobs {
 
   async getJob(jobId: string): Promise<Job<PromptJobData, PromptJobResult> | undefined> {
     const memberId = memberOfJob(jobId);
-    if (!memberId) return undefined;
+    // Never instantiate a queue for a member that does not exist: BullMQ would write its meta key.
+    if (!memberId || (!this.queues.has(memberId) && (await this.redis.sismember(this.keys.members(), memberId)) !== 1)) return undefined;
     return (await this.queue(memberId).getJob(jobId)) ?? undefined;
   }
 

@@ -1,0 +1,218 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type PrivateSshd, startSshd, waitFor } from '@fleet/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from './stack';
+
+let s: Stack;
+let sshd: PrivateSshd;
+beforeAll(async () => {
+  s = await startStack({ FLEET_MAX_PROMPT_BYTES: String(64 * 1024) });
+  sshd = await startSshd();
+});
+afterAll(async () => {
+  await s.close();
+  await sshd.stop();
+});
+
+async function sse(path: string): Promise<Array<{ event: string; data: string; id?: string }>> {
+  const res = await fetch(`${s.url}${path}`, { headers: { authorization: `Bearer ${s.token}` } });
+  expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .filter((b) => b.trim() && !b.startsWith(':'))
+    .map((b) => {
+      const e: { event: string; data: string; id?: string } = { event: 'message', data: '' };
+      const data: string[] = [];
+      for (const l of b.split('\n')) {
+        if (l.startsWith('event: ')) e.event = l.slice(7);
+        else if (l.startsWith('data: ')) data.push(l.slice(6));
+        else if (l.startsWith('id: ')) e.id = l.slice(4);
+      }
+      e.data = data.join('\n');
+      return e;
+    });
+}
+
+describe('REST API end to end (real app, real worker, fake agent)', () => {
+  it('the seed scenario: resume on a stale session → exactly one live agent at every sample, retry without resume succeeds', async () => {
+    const m = await s.fakeMember('seed');
+    await s.redis.hset(`${s.prefix}:member:${m.id}`, 'sessionId', '99999999-0000-4000-8000-000000000000');
+    const sampler = m.state.sampler(5);
+    const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@lines 3\n@sleep 0.5', resume: true });
+    expect(r.status).toBe(202);
+    expect(r.json.memberId).toBe(m.id);
+    expect(['waiting', 'active', 'prioritized']).toContain(r.json.state);
+    const done = await s.waitJob(String(r.json.jobId));
+    expect(done).toMatchObject({ state: 'completed', attempts: 2, exitCode: 0, result: 'done: 3 lines' });
+    expect(done.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(sampler.stop()).toBe(1);
+    expect(m.state.started()).toBe(2);
+    expect(m.state.live()).toEqual([]);
+    const member = await s.http('GET', `/v1/members/${m.id}`);
+    expect(member.json.sessionId).toBe(done.sessionId);
+    expect(member.json.run).toBeNull();
+  });
+
+  it('SSE: pid, every output line in order (same as the run’s out file), then done; late subscribers get the backlog', async () => {
+    const m = await s.fakeMember('sse');
+    const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@lines 5\n@sleep 0.3\n@lines 5' });
+    const jobId = String(r.json.jobId);
+    const live = sse(`/v1/jobs/${jobId}/events`);
+    const events = await live;
+    const done = events.at(-1);
+    expect(done?.event).toBe('done');
+    expect(JSON.parse(done?.data ?? '{}')).toMatchObject({ state: 'completed', jobId });
+    const pid = events.find((e) => e.event === 'pid');
+    expect(Number(pid?.data)).toBeGreaterThan(1);
+    const output = events.filter((e) => e.event === 'output').map((e) => e.data);
+    const runDir = join(m.workFolder, '.fleet/runs', `${jobId}-1`);
+    const file = readFileSync(join(runDir, 'out'), 'utf8')
+      .split('\n')
+      .filter((l, i, a) => l !== '' || i < a.length - 1);
+    expect(output).toEqual(file);
+    const late = await sse(`/v1/jobs/${jobId}/events`);
+    expect(late.filter((e) => e.event === 'output').map((e) => e.data)).toEqual(output);
+    // Last-Event-ID resumes after a given entry.
+    const third = events.filter((e) => e.event === 'output')[2];
+    const res = await fetch(`${s.url}/v1/jobs/${jobId}/events`, {
+      headers: { authorization: `Bearer ${s.token}`, 'last-event-id': third?.id ?? '' },
+    });
+    const resumed = (await res.text()).split('\n').filter((l) => l === 'event: output').length;
+    expect(resumed).toBe(output.length - 3);
+  });
+
+  it('cancel: the process tree is gone and the job failed as cancelled', async () => {
+    const m = await s.fakeMember('cancel');
+    const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@spawn-tree 60\n@sleep 60' });
+    await waitFor(() => m.state.live().length === 1, { what: 'agent' });
+    const agent = m.state.live()[0];
+    const c = await s.http('POST', `/v1/jobs/${r.json.jobId}/cancel`);
+    expect(c.status).toBe(202);
+    const done = await s.waitJob(String(r.json.jobId));
+    expect(done).toMatchObject({ state: 'failed', error: { category: 'cancelled' } });
+    expect(m.state.live()).not.toContain(agent);
+    expect((await s.http('POST', `/v1/jobs/${r.json.jobId}/cancel`)).status).toBe(409);
+  });
+
+  it('auth: every route but /healthz needs the token (401), Bull Board and MCP included', async () => {
+    expect((await s.http('GET', '/healthz', undefined, {})).status).toBe(200);
+    for (const [method, path] of [
+      ['GET', '/v1/members'],
+      ['POST', '/v1/members'],
+      ['GET', '/v1/fleet/status'],
+      ['GET', '/v1/jobs/x'],
+      ['POST', '/v1/jobs/x/cancel'],
+      ['GET', '/metrics'],
+      ['GET', '/docs/json'],
+      ['GET', '/ui'],
+      ['POST', '/mcp'],
+    ] as const) {
+      expect((await s.http(method, path, method === 'POST' ? {} : undefined, {})).status, `${method} ${path}`).toBe(401);
+      expect(
+        (await s.http(method, path, method === 'POST' ? {} : undefined, { authorization: 'Bearer wrong-token-wrong-token' })).status,
+      ).toBe(401);
+    }
+    const basic = `Basic ${Buffer.from(`anyone:${s.token}`).toString('base64')}`;
+    expect((await s.http('GET', '/ui', undefined, { authorization: basic })).status).toBe(200);
+    expect((await s.http('GET', '/ui', undefined, { cookie: `fleet_token=${s.token}` })).status).toBe(200);
+  });
+
+  it('bad input → 400 with issues, unknown → 404, busy delete → 409, oversize prompt → 413; nothing half-written in Redis', async () => {
+    const before = (await s.redis.keys(`${s.prefix}*`)).sort();
+    const bad = [
+      { name: 'x', transport: 'local', workFolder: 'relative', provider: 'claude' },
+      { name: 'x', transport: 'ftp', workFolder: '/w', provider: 'claude' },
+      { name: 'x\ny', transport: 'local', workFolder: '/w', provider: 'claude' },
+      { name: 'x', transport: 'ssh', host: 'h', username: 'u', workFolder: '/w', provider: 'claude' },
+      { name: 'x', transport: 'local', workFolder: '/w', provider: 'claude', unknownField: 1 },
+    ];
+    for (const b of bad) {
+      const r = await s.http('POST', '/v1/members', b);
+      expect(r.status, JSON.stringify(b)).toBe(400);
+      expect(Array.isArray(r.json.issues)).toBe(true);
+    }
+    expect((await s.http('POST', '/v1/members', '{"not json')).status).toBe(400);
+    expect((await s.http('GET', '/v1/members/m000000000000')).status).toBe(404);
+    expect((await s.http('GET', '/v1/members/not-an-id')).status).toBe(400);
+    expect((await s.http('GET', '/v1/jobs/m000000000000.00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    expect((await s.http('POST', '/v1/members/m000000000000/prompts', { prompt: 'x' })).status).toBe(404);
+    const after = (await s.redis.keys(`${s.prefix}*`)).sort();
+    expect(after).toEqual(before);
+
+    const m = await s.fakeMember('busy');
+    expect((await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '' })).status).toBe(400);
+    expect((await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: 'x', attempts: 'three' })).status).toBe(400);
+    const big = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: 'x'.repeat(64 * 1024 + 1) });
+    expect(big.status).toBe(413);
+    const huge = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: 'x'.repeat(512 * 1024) });
+    expect(huge.status).toBe(413);
+    expect((await s.api.jobs.queue(m.id).getJobCounts()).waiting).toBe(0);
+
+    const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@sleep 60' });
+    await waitFor(() => m.state.live().length === 1, { what: 'agent' });
+    const del = await s.http('DELETE', `/v1/members/${m.id}`);
+    expect(del.status).toBe(409);
+    const forced = await s.http('DELETE', `/v1/members/${m.id}?force=true`);
+    expect(forced.status).toBe(204);
+    expect(m.state.live()).toEqual([]);
+    expect((await s.http('GET', `/v1/members/${m.id}`)).status).toBe(404);
+    void r;
+  });
+
+  it('secrets never appear in API responses, job data or the fleet status', async () => {
+    const r = await s.http('POST', '/v1/members', {
+      name: 'ssh-secret',
+      transport: 'ssh',
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      privateKey: sshd.privateKey,
+      hostKeySha256: sshd.hostKeySha256,
+      workFolder: '/tmp',
+      provider: 'shell',
+    });
+    expect(r.status).toBe(201);
+    const keyLine = sshd.privateKey.split('\n')[1] ?? 'x';
+    const job = await s.http('POST', `/v1/members/${r.json.id}/prompts`, { prompt: 'echo over ssh' });
+    const done = await s.waitJob(String(job.json.jobId));
+    expect(done).toMatchObject({ state: 'completed', result: 'over ssh' });
+    for (const path of ['/v1/members', `/v1/members/${r.json.id}`, '/v1/fleet/status', `/v1/jobs/${job.json.jobId}`, '/metrics']) {
+      const body = (await s.http('GET', path)).text;
+      expect(body, path).not.toContain(keyLine);
+      expect(body).not.toContain('PRIVATE KEY');
+    }
+    const bull = await s.redis.hgetall(`${s.prefix}:q:member-${r.json.id}:${job.json.jobId}`);
+    expect(JSON.stringify(bull)).not.toContain(keyLine);
+  });
+
+  it('fleet status, metrics and OpenAPI describe the fleet', async () => {
+    const st = await s.http('GET', '/v1/fleet/status');
+    expect((st.json.members as unknown[]).length).toBeGreaterThan(0);
+    expect(st.json.members).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ status: 'idle', queue: expect.objectContaining({ completed: expect.any(Number) }) }),
+      ]),
+    );
+    const metrics = (await s.http('GET', '/metrics')).text;
+    expect(metrics).toMatch(/fleet_jobs_total\{outcome="completed",category="none"\} \d+/);
+    expect(metrics).toMatch(/fleet_jobs_total\{outcome="failed",category="cancelled"\} \d+/);
+    expect(metrics).toMatch(/fleet_queue_depth\{member="m[0-9a-f]{12}",state="completed"\}/);
+    expect(metrics).toMatch(/fleet_kill_count [1-9]/);
+    const doc = await s.http('GET', '/docs/json');
+    const paths = Object.keys(doc.json.paths as Record<string, unknown>);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/v1/members',
+        '/v1/members/{id}',
+        '/v1/members/{id}/prompts',
+        '/v1/jobs/{jobId}',
+        '/v1/jobs/{jobId}/events',
+        '/v1/jobs/{jobId}/cancel',
+        '/v1/fleet/status',
+      ]),
+    );
+    expect(readdirSync(s.dir).length).toBeGreaterThan(0);
+  });
+});

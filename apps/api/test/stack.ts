@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentState, FAKE_AGENT, tempDir } from '@fleet/testkit';
+import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
+import { Redis } from 'ioredis';
+import { type Api, buildApi } from '../src/app';
+import { loadApiConfig } from '../src/config';
+
+export interface Stack {
+  url: string;
+  token: string;
+  prefix: string;
+  redis: Redis;
+  api: Api;
+  worker: FleetWorker;
+  dir: string;
+  http(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: Record<string, unknown>; text: string }>;
+  fakeMember(name: string, extra?: Record<string, unknown>): Promise<{ id: string; state: AgentState; workFolder: string }>;
+  waitJob(jobId: string): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** The real API on a loopback port and a worker, on the machine's Redis under a unique prefix. */
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const prefix = `fleet-api-${randomBytes(4).toString('hex')}`;
+  const token = randomBytes(24).toString('hex');
+  const redisUrl = process.env.FLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const e = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    FLEET_PREFIX: prefix,
+    FLEET_API_TOKEN: token,
+    PORT: '0',
+    FLEET_FENCE_TTL_MS: '3000',
+    FLEET_LOCK_DURATION_MS: '3000',
+    FLEET_STALLED_INTERVAL_MS: '1000',
+    FLEET_MEMBER_REFRESH_MS: '500',
+    FLEET_LOG_LEVEL: 'silent',
+    ...env,
+  };
+  const log = createLogger('silent');
+  const worker = new FleetWorker(loadConfig(e), log);
+  await worker.start();
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const api = await buildApi(loadApiConfig(e), redis, log);
+  const url = await api.app.listen({ host: '127.0.0.1', port: 0 });
+  const tmp = tempDir('fleet-api-test-');
+  let n = 0;
+  const http: Stack['http'] = async (method, path, body, headers = { authorization: `Bearer ${token}` }) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    let json: Record<string, unknown> = {};
+    try {
+      json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {}
+    return { status: res.status, json, text };
+  };
+  return {
+    url,
+    token,
+    prefix,
+    redis,
+    api,
+    worker,
+    dir: tmp.path,
+    http,
+    async fakeMember(name, extra = {}) {
+      const dir = join(tmp.path, `m${++n}`);
+      const workFolder = join(dir, 'work');
+      mkdirSync(workFolder, { recursive: true });
+      const state = new AgentState(join(dir, 'agent'));
+      const r = await http('POST', '/v1/members', {
+        name,
+        transport: 'local',
+        workFolder,
+        provider: 'claude',
+        agentBinary: FAKE_AGENT,
+        agentEnv: { FAKE_AGENT_STATE: state.dir },
+        ...extra,
+      });
+      if (r.status !== 201) throw new Error(`member: ${r.status} ${r.text}`);
+      return { id: String(r.json.id), state, workFolder };
+    },
+    async waitJob(jobId) {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const r = await http('GET', `/v1/jobs/${jobId}`);
+        if (r.json.state === 'completed' || r.json.state === 'failed') return r.json;
+        if (Date.now() > deadline) throw new Error(`job ${jobId} did not finish: ${r.text}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    },
+    async close() {
+      await api.close();
+      await worker.stop();
+      const keys = await redis.keys(`${prefix}*`);
+      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      redis.disconnect();
+      tmp.remove();
+    },
+  };
+}
