@@ -18,8 +18,18 @@ export interface JobView {
 }
 
 /** A job as the API shows it (never the prompt's secrets: the prompt itself is not echoed). */
-export async function jobView(job: Job<PromptJobData, PromptJobResult>, livePid?: number): Promise<JobView> {
-  const state = await job.getState();
+type PromptJob = Job<PromptJobData, PromptJobResult>;
+
+export async function jobView(
+  fetched: PromptJob,
+  reload: (id: string) => Promise<PromptJob | undefined>,
+  livePid?: number,
+): Promise<JobView> {
+  const state = await fetched.getState();
+  // The job may have finished between the read and getState(): then read it again, so a final
+  // state never comes without its result or error.
+  const final = state === 'completed' || state === 'failed';
+  const job = final && !fetched.finishedOn ? ((await reload(fetched.id ?? '')) ?? fetched) : fetched;
   const v: JobView = {
     jobId: job.id ?? '',
     memberId: job.data.memberId,

@@ -13,6 +13,7 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
   const r = app.withTypeProvider<ZodTypeProvider>();
   const { redis, registry, jobs, maxPromptBytes } = deps;
 
+  const reload = (id: string) => jobs.getJob(id);
   const findJob = async (jobId: string) => {
     const job = await jobs.getJob(jobId);
     if (!job) throw new HttpError(404, 'not_found', `job ${jobId} not found`);
@@ -38,7 +39,7 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
   r.get('/v1/jobs/:jobId', { schema: { tags: ['jobs'], params: JobParams } }, async (req) => {
     const job = await findJob(req.params.jobId);
     const run = await registry.getRun(job.data.memberId);
-    return jobView(job, run && run.jobId === job.id ? run.pid : undefined);
+    return jobView(job, reload, run && run.jobId === job.id ? run.pid : undefined);
   });
 
   r.post(
@@ -110,7 +111,7 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
             > | null;
             for (const [id, fields] of rest?.[0]?.[1] ?? [])
               send(fields[1] === 'output' ? 'output' : (fields[1] ?? 'output'), fields[3] ?? '', id);
-            send('done', JSON.stringify(job ? await jobView(job) : { jobId, state: 'unknown' }));
+            send('done', JSON.stringify(job ? await jobView(job, reload) : { jobId, state: 'unknown' }));
             break;
           }
         }
