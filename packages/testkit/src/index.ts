@@ -4,3 +4,4 @@ export * from './tmp';
 export * from './redis';
 export * from './sshd';
 export * from './agents';
+export * from './netns';

@@ -31,7 +31,8 @@ const SSHD = '/usr/sbin/sshd';
  * A private OpenSSH sshd on a free 127.0.0.1 port with generated host and client keys. Tests run as
  * root and log in as root (the login shell is bash; scripts we send run under /bin/sh = dash).
  */
-export async function startSshd(opts: { maxSessions?: number } = {}): Promise<PrivateSshd> {
+export async function startSshd(opts: { maxSessions?: number; listenAddress?: string; netns?: string } = {}): Promise<PrivateSshd> {
+  const listen = opts.listenAddress ?? '127.0.0.1';
   const dir = tempDir('fleet-sshd-');
   const d = dir.path;
   mkdirSync('/run/sshd', { recursive: true });
@@ -46,7 +47,7 @@ export async function startSshd(opts: { maxSessions?: number } = {}): Promise<Pr
       cfg,
       [
         `Port ${port}`,
-        'ListenAddress 127.0.0.1',
+        `ListenAddress ${listen}`,
         `HostKey ${hostKey}`,
         `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
         'PasswordAuthentication no',
@@ -67,10 +68,13 @@ export async function startSshd(opts: { maxSessions?: number } = {}): Promise<Pr
   writeCfg(join(d, 'host_ed25519'));
   let child: ChildProcess;
   const start = async () => {
-    child = spawn(SSHD, ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = ['-D', '-e', '-f', cfg];
+    child = opts.netns
+      ? spawn('ip', ['netns', 'exec', opts.netns, SSHD, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(SSHD, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr?.on('data', (c) => (err += c));
-    await waitBanner(port, () => err);
+    await waitBanner(listen, port, () => err);
   };
   await start();
   const fingerprint = async (key: string) => {
@@ -81,7 +85,7 @@ export async function startSshd(opts: { maxSessions?: number } = {}): Promise<Pr
   };
   const sessionProcs = () => descendants(child.pid ?? -1).filter((p) => p.comm.startsWith('sshd'));
   const s: PrivateSshd = {
-    host: '127.0.0.1',
+    host: listen,
     port,
     username,
     privateKey: readFileSync(join(d, 'client_ed25519'), 'utf8'),
@@ -121,11 +125,11 @@ async function keygen(path: string): Promise<void> {
   if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.out}`);
 }
 
-async function waitBanner(port: number, stderr: () => string, timeoutMs = 10_000): Promise<void> {
+async function waitBanner(host: string, port: number, stderr: () => string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const sock = connect(port, '127.0.0.1');
+      const sock = connect(port, host);
       sock.on('data', (b) => {
         sock.destroy();
         resolve(b.toString().startsWith('SSH-'));
