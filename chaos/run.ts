@@ -123,8 +123,8 @@ class Checker {
     try {
       names = readdirSync(dir);
     } catch {}
-    let known = this.known.get(m.member.id);
-    if (!known) this.known.set(m.member.id, (known = new Map()));
+    const known = this.known.get(m.member.id) ?? new Map<string, string>();
+    this.known.set(m.member.id, known);
     const out: number[] = [];
     for (const n of names) {
       const key = `${m.member.id}/${n}`;
@@ -151,7 +151,10 @@ class Checker {
       const live = this.live(m);
       const prev = this.maxLive.get(m.member.id) ?? 0;
       if (live.length > prev) this.maxLive.set(m.member.id, live.length);
-      if (live.length > 1) this.violations.push(`${((Date.now() - T0) / 1000).toFixed(2)}s member ${m.member.name}: ${live.length} live agents (${live.join(',')})`);
+      if (live.length > 1)
+        this.violations.push(
+          `${((Date.now() - T0) / 1000).toFixed(2)}s member ${m.member.name}: ${live.length} live agents (${live.join(',')})`,
+        );
     }
   }
 }
@@ -199,11 +202,17 @@ async function main(): Promise<number> {
       const dir = join(tmp.path, `m${i}`);
       mkdirSync(join(dir, 'work'), { recursive: true });
       const state = new AgentState(join(dir, 'agent'));
-      const base = { provider: 'claude', workFolder: join(dir, 'work'), agentBinary: FAKE_AGENT, agentEnv: { FAKE_AGENT_STATE: state.dir } };
+      const base = {
+        provider: 'claude',
+        workFolder: join(dir, 'work'),
+        agentBinary: FAKE_AGENT,
+        agentEnv: { FAKE_AGENT_STATE: state.dir },
+      };
       let cm: ChaosMember;
       if (i < SSH && sshds.length > 0) {
         const netnsIdx = i < NETNS ? i : -1;
-        const sshd = netnsIdx >= 0 ? (sshds[loopbackSshd + netnsIdx] as PrivateSshd) : (sshds[i % Math.max(1, loopbackSshd)] as PrivateSshd);
+        const sshd =
+          netnsIdx >= 0 ? (sshds[loopbackSshd + netnsIdx] as PrivateSshd) : (sshds[i % Math.max(1, loopbackSshd)] as PrivateSshd);
         const member = await registry.addMember({
           ...base,
           name: `${netnsIdx >= 0 ? 'netns' : 'ssh'}-${i}`,
@@ -220,11 +229,17 @@ async function main(): Promise<number> {
       }
       members.push(cm);
     }
-    log(`fleet: ${members.filter((m) => m.kind === 'local').length} local, ${members.filter((m) => m.kind === 'ssh').length} ssh (loopback), ${members.filter((m) => m.kind === 'netns').length} ssh in netns; redis ${redis.url}; seed ${SEED}`);
+    log(
+      `fleet: ${members.filter((m) => m.kind === 'local').length} local, ${members.filter((m) => m.kind === 'ssh').length} ssh (loopback), ${members.filter((m) => m.kind === 'netns').length} ssh in netns; redis ${redis.url}; seed ${SEED}`,
+    );
 
     // --- processes ---------------------------------------------------------------------------
     const start = (script: string, extra: Record<string, string> = {}) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], { cwd: ROOT, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
+        cwd: ROOT,
+        env: { ...env, ...extra },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       procs.add(c);
       let buf = '';
       c.stdout?.on('data', (d: Buffer) => {
@@ -291,7 +306,8 @@ async function main(): Promise<number> {
           prompt = `@lines 3\n@sleep ${between(1, 3).toFixed(1)}\n@lines 3`;
         } else if (r < 0.6) {
           kind = 'resume';
-          if (rnd() < 0.5) await client.hset(registry.keys.member(m.member.id), 'sessionId', `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`);
+          if (rnd() < 0.5)
+            await client.hset(registry.keys.member(m.member.id), 'sessionId', `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`);
           prompt = '@lines 2\n@sleep 0.2';
           body.resume = true;
         } else if (r < 0.7) {
@@ -323,7 +339,8 @@ async function main(): Promise<number> {
         submitted.push({ tag: t, jobId: String(res.json.jobId), memberId: m.member.id, attempts, kind });
         // Keep a bounded number in flight so the run lasts (and faults land on running jobs).
         await sleep(between(0.5, 1.5) * (WINDOW_MS / JOBS));
-        if (n % 50 === 0) log(`submitted ${n}/${JOBS}; checker samples ${checker.samples}; faults ${JSON.stringify(Object.fromEntries(faults))}`);
+        if (n % 50 === 0)
+          log(`submitted ${n}/${JOBS}; checker samples ${checker.samples}; faults ${JSON.stringify(Object.fromEntries(faults))}`);
       }
       submitting = false;
     })();
@@ -335,7 +352,18 @@ async function main(): Promise<number> {
       while (submitting) {
         await sleep(between(700, 2_500));
         if (!submitting) break;
-        const f = pick(['worker_kill', 'worker_kill', 'ssh_drop', 'ssh_drop', 'partition', 'redis_restart', 'redis_pause', 'api_restart', 'cancel', 'cancel']);
+        const f = pick([
+          'worker_kill',
+          'worker_kill',
+          'ssh_drop',
+          'ssh_drop',
+          'partition',
+          'redis_restart',
+          'redis_pause',
+          'api_restart',
+          'cancel',
+          'cancel',
+        ]);
         try {
           if (f === 'worker_kill') {
             const i = Math.floor(rnd() * workers.length);
@@ -429,7 +457,9 @@ async function main(): Promise<number> {
         if (t) starts.set(t, (starts.get(t) ?? 0) + 1);
       }
     }
-    const doubleRuns = submitted.filter((j) => (starts.get(j.tag) ?? 0) > j.attempts).map((j) => `${j.jobId} (${j.kind}): ${starts.get(j.tag)} starts > ${j.attempts} attempts`);
+    const doubleRuns = submitted
+      .filter((j) => (starts.get(j.tag) ?? 0) > j.attempts)
+      .map((j) => `${j.jobId} (${j.kind}): ${starts.get(j.tag)} starts > ${j.attempts} attempts`);
     const lost = submitted.filter((j) => !final.has(j.jobId)).map((j) => `${j.jobId} (${j.kind})`);
 
     // --- report ------------------------------------------------------------------------------
@@ -446,11 +476,20 @@ async function main(): Promise<number> {
     const maxLive = Math.max(0, ...checker.maxLive.values());
     const rows: Array<[string, string]> = [
       ['seed', String(SEED)],
-      ['members (local / ssh / netns)', `${members.filter((m) => m.kind === 'local').length} / ${members.filter((m) => m.kind === 'ssh').length} / ${members.filter((m) => m.kind === 'netns').length}`],
+      [
+        'members (local / ssh / netns)',
+        `${members.filter((m) => m.kind === 'local').length} / ${members.filter((m) => m.kind === 'ssh').length} / ${members.filter((m) => m.kind === 'netns').length}`,
+      ],
       ['worker processes', String(WORKERS)],
       ['jobs submitted', String(submitted.length)],
       ['jobs completed', String(completed)],
-      ['jobs failed by category', [...byCat.entries()].sort().map(([k, v]) => `${k} ${v}`).join(', ') || '-'],
+      [
+        'jobs failed by category',
+        [...byCat.entries()]
+          .sort()
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '-',
+      ],
       ['jobs lost', String(lost.length)],
       ['max live agents on one member (any sample)', String(maxLive)],
       ['checker samples (every 25 ms, all members)', String(checker.samples)],
@@ -476,11 +515,17 @@ async function main(): Promise<number> {
       byKind[j.kind] ??= {};
       const kind = byKind[j.kind] as Record<string, number>;
       kind[k] = (kind[k] ?? 0) + 1;
-      if (f?.message && (samples[`${j.kind}/${k}`]?.length ?? 0) < 3) (samples[`${j.kind}/${k}`] ??= []).push(f.message);
+      const key = `${j.kind}/${k}`;
+      const list = samples[key] ?? [];
+      if (f?.message && list.length < 3) list.push(f.message);
+      samples[key] = list;
     }
     process.stdout.write(`outcomes by job kind: ${JSON.stringify(byKind)}\n`);
     mkdirSync(join(ROOT, 'chaos/results'), { recursive: true });
-    writeFileSync(join(ROOT, 'chaos/results', `seed-${SEED}${quick ? '-quick' : ''}.json`), `${JSON.stringify({ seed: SEED, quick, rows: Object.fromEntries(rows), byKind, samples, violations }, null, 2)}\n`);
+    writeFileSync(
+      join(ROOT, 'chaos/results', `seed-${SEED}${quick ? '-quick' : ''}.json`),
+      `${JSON.stringify({ seed: SEED, quick, rows: Object.fromEntries(rows), byKind, samples, violations }, null, 2)}\n`,
+    );
     if (violations.length > 0 || maxLive > 1) {
       process.stdout.write(`VIOLATIONS (${violations.length}):\n${violations.join('\n')}\n`);
       return 1;

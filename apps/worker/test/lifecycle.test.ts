@@ -106,6 +106,30 @@ describe('worker lifecycle', () => {
     await b.stop();
   });
 
+  it('adoption after the result line was already delivered still parses the result (agent lingering on its children)', async () => {
+    const { member, state } = await fleet.addLocalMember('lingering');
+    const a = await fleet.startWorker();
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@spawn-tree 4\n@lines 2' });
+    // The result line is out and published; the agent now waits for its children.
+    await waitFor(
+      async () =>
+        (await fleet.redis.xrange(fleet.registry.keys.output(job.id ?? ''), '-', '+')).some(([, f]) =>
+          (f[3] ?? '').includes('"type":"result"'),
+        ),
+      { what: 'result published' },
+    );
+    await waitFor(async () => Number((await fleet.registry.getRun(member.id))?.outOffset) > 0, { what: 'offset persisted' });
+    a.kill('SIGKILL');
+    await a.exited;
+    const b = await fleet.startWorker();
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(done.failedReason).toBeUndefined();
+    expect(await done.getState()).toBe('completed');
+    expect(done.returnvalue.result).toBe('done: 2 lines');
+    expect(state.started()).toBe(1);
+    await b.stop();
+  });
+
   it('secrets never reach the logs, even on SSH errors', async () => {
     const { member } = await fleet.addSshMember(sshd, 'secretive');
     const w = await fleet.startWorker();

@@ -45,6 +45,8 @@ export interface OsCommands {
   probeScript(handle: RunHandle): string;
   killScript(handle: RunHandle, opts: KillOptions): string;
   readFileScript(path: string): string;
+  /** The last `bytes` bytes of a file (for result parsing after an adoption). */
+  readFileTailScript(path: string, bytes: number): string;
   removeRunDirScript(workFolder: string, runDir: string): string;
   /** Frame one command for a long-lived control shell: output, then a line `<endTag>:<status>`. */
   controlFrame(script: string, endTag: string): string;

@@ -251,6 +251,7 @@ mkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} && e
   probeScript,
   killScript,
   readFileScript: (path) => `cat -- ${shQuote(path, 'path')} 2>/dev/null\n`,
+  readFileTailScript: (path, bytes) => `tail -c ${Math.max(1, Math.floor(bytes))} -- ${shQuote(path, 'path')} 2>/dev/null\n`,
   removeRunDirScript,
   controlFrame(script, endTag) {
     // The script travels as a here-document whose delimiter carries the nonce'd tag: nothing in the

@@ -170,6 +170,8 @@ New-Item -ItemType Directory -Force -Path ${psQuote(runDir, 'runDir')} | Out-Nul
   killScript,
   readFileScript: (path) =>
     `if (Test-Path -LiteralPath ${psQuote(path, 'path')}) { [Console]::Out.Write([IO.File]::ReadAllText(${psQuote(path)})) }\n`,
+  readFileTailScript: (path, bytes) =>
+    `if (Test-Path -LiteralPath ${psQuote(path, 'path')}) { $f = [IO.File]::Open(${psQuote(path)}, 'Open', 'Read', 'ReadWrite'); [void]$f.Seek([Math]::Max(0, $f.Length - ${Math.max(1, Math.floor(bytes))}), 'Begin'); $r = New-Object IO.StreamReader($f); [Console]::Out.Write($r.ReadToEnd()); $f.Close() }\n`,
   removeRunDirScript,
   controlFrame(script, endTag) {
     return `& { powershell.exe -NoProfile -NonInteractive -EncodedCommand ${encodePs(script)} 2>&1 | Out-String -Stream }; [Console]::Out.Write("\`n${endTag}:$LASTEXITCODE\`n")\n`;

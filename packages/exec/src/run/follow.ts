@@ -3,7 +3,7 @@ import type { RunHandle } from '../identity';
 import type { ProbeState } from '../os/markers';
 import { type BackoffOptions, sleep, withBackoff } from '../transport/backoff';
 import { type StreamChannel, type Transport, TransportError } from '../transport/types';
-import { type KillReport, killRun, readRunPidFile } from './control';
+import { type KillReport, controlExec, killRun, readRunPidFile } from './control';
 import { WrapperReader, type WrapperEvent } from './reader';
 
 export interface RunHooks {
@@ -83,6 +83,8 @@ export class RunFollower {
   private readonly tail: string[] = [];
   private tailSize = 0;
   private exitCode: number | undefined | null = null; // null = no end marker seen
+  /** Where this follower started in the output (> 0 after an adoption). */
+  private startOffset = 0;
   private wrapperError: string | undefined;
 
   constructor(private readonly o: FollowOptions) {}
@@ -93,6 +95,7 @@ export class RunFollower {
     f.handle = handle;
     f.pid = handle.pid;
     f.offset = offset;
+    f.startOffset = offset;
     return f;
   }
 
@@ -245,9 +248,29 @@ export class RunFollower {
         reason: 'process gone without an exit code',
       };
     }
+    // Adopted mid-run: the lines before our offset (the result line among them, if the agent printed
+    // it and then lingered) were delivered to an earlier follower. Parse from the file's own tail.
+    if (this.startOffset > 0) await this.reloadTailFromFile(handle);
     // Nothing we started outlives its run: kill whatever the agent left in its session.
     const cleanup = await killRun(this.o.transport, handle, { timeoutMs: this.o.killTimeoutMs ?? 5_000 });
     return { kind: 'exited', exitCode: this.exitCode, handle, tail: this.tail, outBytes: this.offset, drops: this.drops, cleanup };
+  }
+
+  private async reloadTailFromFile(handle: RunHandle): Promise<void> {
+    const bytes = this.o.tailBytes ?? 1 << 20;
+    try {
+      const os = this.o.transport.os;
+      const text = await controlExec(this.o.transport, os.readFileTailScript(os.joinPath(handle.runDir, 'out'), bytes));
+      let lines = text.split('\n');
+      if (lines.at(-1) === '') lines.pop();
+      // The first line may be cut by the byte window: drop it unless the file is smaller than the window.
+      if (Buffer.byteLength(text) >= bytes) lines = lines.slice(1);
+      this.tail.length = 0;
+      this.tailSize = 0;
+      for (const l of lines) this.keep(l.endsWith('\r') ? l.slice(0, -1) : l);
+    } catch {
+      // Keep what we streamed; the result may then be missing, which parsing reports clearly.
+    }
   }
 
   private async abort(): Promise<RunOutcome> {
