@@ -12,6 +12,10 @@ export interface WorkerConfig {
   stalledIntervalMs: number;
   sweepIntervalMs: number;
   memberRefreshMs: number;
+  /** How often queues are scanned for work (besides the enqueue nudge on pub/sub). */
+  workScanMs: number;
+  /** A member's BullMQ Worker is closed after its queue has been empty this long. */
+  workerIdleMs: number;
   shutdownGraceMs: number;
   killTimeoutMs: number;
   defaultInactivityTimeoutS: number;
@@ -44,6 +48,8 @@ export function loadConfig(env = process.env): WorkerConfig {
     stalledIntervalMs: num('FLEET_STALLED_INTERVAL_MS', 15_000),
     sweepIntervalMs: num('FLEET_SWEEP_INTERVAL_MS', 30_000),
     memberRefreshMs: num('FLEET_MEMBER_REFRESH_MS', 10_000),
+    workScanMs: num('FLEET_WORK_SCAN_MS', 2_000),
+    workerIdleMs: num('FLEET_WORKER_IDLE_MS', 30_000),
     shutdownGraceMs: num('FLEET_SHUTDOWN_GRACE_MS', 10_000),
     killTimeoutMs: num('FLEET_KILL_TIMEOUT_MS', 5_000),
     defaultInactivityTimeoutS: num('FLEET_INACTIVITY_TIMEOUT_S', 1_800),

@@ -9,9 +9,12 @@ import { sweep } from './sweeper';
 import { Transports } from './transports';
 
 /**
- * A worker process: one BullMQ Worker (concurrency 1) per member queue, all on one shared Redis
- * connection; workers for members added later start without a restart. Several worker processes may
- * serve the same Redis: the per-member fence, not process-local state, keeps one run per member.
+ * A worker process: one BullMQ Worker (concurrency 1) per member queue *that has work*, on one shared
+ * Redis connection. A BullMQ Worker holds a blocking connection of its own, so Workers are created on
+ * demand (an enqueue nudges us on pub/sub; a pipelined scan of every queue catches the rest) and closed
+ * after FLEET_WORKER_IDLE_MS without work: connections follow busy members, not registered ones.
+ * Several worker processes may serve the same Redis: the per-member fence, not process-local state,
+ * keeps one run per member.
  */
 export class FleetWorker {
   readonly redis: Redis;
@@ -20,6 +23,10 @@ export class FleetWorker {
   readonly jobs: FleetJobs;
   private readonly transports: Transports;
   private readonly workers = new Map<string, Worker<PromptJobData, PromptJobResult>>();
+  /** When each served member last had work (for closing idle Workers). */
+  private readonly lastWork = new Map<string, number>();
+  private memberIds = new Set<string>();
+  private refreshing: Promise<void> = Promise.resolve();
   private readonly active = new Map<string, AbortController>();
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
@@ -43,7 +50,7 @@ export class FleetWorker {
     const t0 = Date.now();
     await this.runSweep('startup');
     await this.refreshMembers();
-    await this.sub.subscribe(this.registry.keys.membersChannel(), this.registry.keys.cancelChannel());
+    await this.sub.subscribe(this.registry.keys.membersChannel(), this.registry.keys.cancelChannel(), this.registry.keys.jobsChannel());
     this.sub.on('message', (channel, message) => {
       if (channel === this.registry.keys.cancelChannel()) {
         const ac = this.active.get(message);
@@ -51,13 +58,20 @@ export class FleetWorker {
           this.log.info({ jobId: message, category: 'cancelled' }, 'cancel requested');
           ac.abort('cancelled');
         }
+      } else if (channel === this.registry.keys.jobsChannel()) {
+        if (this.memberIds.has(message)) void this.addWorker(message);
+        else void this.refreshMembers();
       } else {
         void this.refreshMembers();
       }
     });
     this.timers.push(setInterval(() => void this.refreshMembers(), this.cfg.memberRefreshMs));
+    this.timers.push(setInterval(() => void this.scanWork(), this.cfg.workScanMs));
     this.timers.push(setInterval(() => void this.runSweep('periodic'), this.cfg.sweepIntervalMs));
-    this.log.info({ workerId: this.cfg.workerId, members: this.workers.size, startMs: Date.now() - t0 }, 'worker started');
+    this.log.info(
+      { workerId: this.cfg.workerId, members: this.memberIds.size, serving: this.workers.size, startMs: Date.now() - t0 },
+      'worker started',
+    );
   }
 
   private runSweep(why: string): Promise<unknown> {
@@ -80,29 +94,73 @@ export class FleetWorker {
     return this.sweeping;
   }
 
-  private async refreshMembers(): Promise<void> {
+  /** Re-reads the member list, then serves the queues that have work. */
+  private refreshMembers(): Promise<void> {
+    this.refreshing = this.refreshing.then(async () => {
+      if (this.stopping) return;
+      try {
+        this.memberIds = new Set(await this.registry.listMemberIds());
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'cannot list members');
+        return;
+      }
+      for (const [id, w] of this.workers) {
+        if (!this.memberIds.has(id)) {
+          this.workers.delete(id);
+          await w.close();
+          await this.transports.release(id);
+          this.log.info({ memberId: id }, 'member removed; its worker stopped');
+        }
+      }
+      await this.scanWork();
+    });
+    return this.refreshing;
+  }
+
+  /** One pipelined look at every member queue: start Workers where there is work, close idle ones. */
+  private async scanWork(): Promise<void> {
     if (this.stopping) return;
-    let ids: string[];
+    let busy: Set<string>;
     try {
-      ids = await this.registry.listMemberIds();
+      busy = await this.jobs.membersWithWork([...this.memberIds]);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot list members');
+      this.log.warn({ err: (err as Error).message }, 'cannot scan queues');
       return;
     }
-    const want = new Set(ids);
-    for (const id of ids) if (!this.workers.has(id)) await this.addWorker(id);
+    const now = Date.now();
+    for (const id of busy) {
+      this.lastWork.set(id, now);
+      if (!this.workers.has(id)) await this.addWorker(id);
+    }
     for (const [id, w] of this.workers) {
-      if (!want.has(id)) {
-        this.workers.delete(id);
-        await w.close();
-        await this.transports.release(id);
-        this.log.info({ memberId: id }, 'member removed; its worker stopped');
-      }
+      if (busy.has(id) || this.activeOn(id)) continue;
+      if (now - (this.lastWork.get(id) ?? 0) < this.cfg.workerIdleMs) continue;
+      this.workers.delete(id);
+      await w.close();
+      this.log.debug({ memberId: id }, 'queue idle; worker closed');
     }
   }
 
-  private async addWorker(memberId: string): Promise<void> {
-    if (this.stopping || this.workers.has(memberId)) return;
+  private activeOn(memberId: string): boolean {
+    for (const jobId of this.active.keys()) if (jobId.startsWith(`${memberId}.`)) return true;
+    return false;
+  }
+
+  private readonly adding = new Map<string, Promise<void>>();
+
+  /** Starts serving a member's queue (at most one Worker per member per process). */
+  private addWorker(memberId: string): Promise<void> {
+    if (this.stopping || this.workers.has(memberId)) return Promise.resolve();
+    let p = this.adding.get(memberId);
+    if (!p) {
+      p = this.createWorker(memberId).finally(() => this.adding.delete(memberId));
+      this.adding.set(memberId, p);
+    }
+    return p;
+  }
+
+  private async createWorker(memberId: string): Promise<void> {
+    this.lastWork.set(memberId, Date.now());
     await this.jobs.ensureQueue(memberId);
     const processor = makeProcessor({
       cfg: this.cfg,
@@ -137,7 +195,8 @@ export class FleetWorker {
     this.log.info({ memberId }, 'serving member queue');
   }
 
-  get memberCount(): number {
+  /** BullMQ Workers open now (each holds one blocking Redis connection). */
+  get servingCount(): number {
     return this.workers.size;
   }
 

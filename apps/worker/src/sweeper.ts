@@ -1,5 +1,5 @@
-import { killRun, readRunPidFile } from '@fleet/exec';
-import type { FleetJobs, Registry } from '@fleet/registry';
+import { type RunHandle, type Transport, killRun, needsKill, readRunPidFile, triageRuns } from '@fleet/exec';
+import type { FleetJobs, Registry, RunRecord } from '@fleet/registry';
 import type { Logger } from 'pino';
 import type { Transports } from './transports';
 
@@ -7,6 +7,9 @@ import type { Transports } from './transports';
  * Finds run records that no live attempt owns and kills their process trees (identity-checked).
  * A record is left alone while its fence is held by its own token (a live attempt), or while its job
  * is still active/waiting (the job's next attempt will adopt or kill it itself).
+ *
+ * Cost: one pass over the process table per member host (triage) for all its stale records; an
+ * individual kill only where a run's leader, session or group is still alive.
  */
 export async function sweep(deps: {
   registry: Registry;
@@ -23,12 +26,12 @@ export async function sweep(deps: {
   let killed = 0;
   let removed = 0;
   const runs = await registry.listRuns();
+  const byTransport = new Map<Transport, Array<{ run: RunRecord; handle: RunHandle | undefined; jobState: string }>>();
   for (const { run, fence } of runs) {
     if (fence === run.token) continue;
     const job = await jobs.getJob(run.jobId);
-    const state = job ? await job.getState() : 'missing';
-    if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') continue;
-    const l = log.child({ memberId: run.memberId, jobId: run.jobId, attempt: run.attempt, pid: run.pid });
+    const jobState = job ? await job.getState() : 'missing';
+    if (jobState === 'active' || jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized') continue;
     try {
       const member = await registry.getMember(run.memberId);
       if (!member) continue;
@@ -37,19 +40,51 @@ export async function sweep(deps: {
         run.pid !== undefined && run.bootId && run.startTime
           ? { pid: run.pid, bootId: run.bootId, startTime: run.startTime, runDir: run.runDir }
           : await readRunPidFile(t, run.runDir);
-      const report = handle ? await killRun(t, handle, { timeoutMs: deps.killTimeoutMs }) : undefined;
-      if (report?.result === 'unreachable' || report?.result === 'timeout') {
-        l.warn({ kill: report.result }, 'sweeper: orphan not confirmed gone; will retry');
-        continue;
-      }
-      if (report?.result === 'killed') {
-        killed++;
-        await registry.incrStat('orphans_killed');
-      }
-      if (await registry.deleteRun(run.memberId, run.token)) removed++;
-      l.warn({ jobState: state, kill: report?.result ?? 'never_spawned', category: 'orphan' }, 'sweeper: removed a run no live job owns');
+      const list = byTransport.get(t) ?? [];
+      list.push({ run, handle, jobState });
+      byTransport.set(t, list);
     } catch (err) {
-      l.error({ err: (err as Error).message }, 'sweeper: failed on a run record');
+      log.error({ memberId: run.memberId, jobId: run.jobId, err: (err as Error).message }, 'sweeper: cannot inspect a run record');
+    }
+  }
+  for (const [t, list] of byTransport) {
+    const withHandle = list.filter((e) => e.handle !== undefined);
+    let triage: Awaited<ReturnType<typeof triageRuns>>;
+    try {
+      triage = await triageRuns(
+        t,
+        withHandle.map((e) => e.handle as RunHandle),
+      );
+    } catch (err) {
+      log.warn({ err: (err as Error).message, runs: list.length }, 'sweeper: member unreachable; will retry');
+      continue;
+    }
+    const verdict = new Map(withHandle.map((e, i) => [e, triage[i]]));
+    for (const e of list) {
+      const { run, handle, jobState } = e;
+      const l = log.child({ memberId: run.memberId, jobId: run.jobId, attempt: run.attempt, pid: run.pid });
+      try {
+        const tr = verdict.get(e);
+        let result = handle ? 'already_gone' : 'never_spawned';
+        if (handle && tr && needsKill(tr)) {
+          const report = await killRun(t, handle, { timeoutMs: deps.killTimeoutMs });
+          result = report.result;
+          if (report.result === 'unreachable' || report.result === 'timeout') {
+            l.warn({ kill: report.result }, 'sweeper: orphan not confirmed gone; will retry');
+            continue;
+          }
+          if (report.result === 'killed') {
+            killed++;
+            await registry.incrStat('orphans_killed');
+          }
+        } else if (tr?.state === 'mismatch') {
+          result = 'identity_mismatch';
+        }
+        if (await registry.deleteRun(run.memberId, run.token)) removed++;
+        l.warn({ jobState, kill: result, category: 'orphan' }, 'sweeper: removed a run no live job owns');
+      } catch (err) {
+        l.error({ err: (err as Error).message }, 'sweeper: failed on a run record');
+      }
     }
   }
   return { checked: runs.length, killed, removed };

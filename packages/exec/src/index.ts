@@ -9,7 +9,7 @@ export { SshTransport, hostKeyFingerprint, type SshOptions } from './transport/s
 export { SshPool } from './transport/pool';
 export { withBackoff, sleep, type BackoffOptions } from './transport/backoff';
 export { WrapperReader, parsePidFile, type WrapperEvent } from './run/reader';
-export { killRun, probeRun, readRunPidFile, removeRunDir, controlExec, type KillReport } from './run/control';
+export { killRun, probeRun, readRunPidFile, removeRunDir, controlExec, triageRuns, needsKill, type KillReport } from './run/control';
 export { RunFollower, newNonce, type RunHooks, type RunOutcome, type FollowOptions } from './run/follow';
 export { runAgent, attachRun, type RunAgentOptions, type AttachRunOptions } from './run/run-agent';
 export * from './providers/index';

@@ -107,3 +107,49 @@ describe.each<Kind>(['local', 'ssh'])('killRun over %s', (kind) => {
     await done;
   });
 });
+
+describe('triage (one process-table pass for many runs)', () => {
+  it('tells alive, gone-but-session-in-use, gone, mismatch and rebooted apart', async () => {
+    const m = await makeMember('local');
+    try {
+      const alive = await startLong(m, '@sleep 60\n');
+      const leftover = await startLong(m, '@leave-background 60\n');
+      const leftoverOut = await leftover.done;
+      const finished = await startLong(m, '@lines 1\n');
+      await finished.done;
+      await waitFor(() => !isAlive(finished.handle.pid) && !isAlive(leftover.handle.pid), { what: 'leaders gone' });
+      // `leftover` exited but left a background sleep in its session; runAgent's cleanup killed it,
+      // so recreate the situation with a session that still has a member: the alive run's session.
+      expect(leftoverOut.kind).toBe('exited');
+      // A session whose leader exited while a child lives on (what an agent's leftovers look like).
+      const { spawn } = await import('node:child_process');
+      const lead = spawn('setsid', ['sh', '-c', 'sleep 60 & sleep 0.3'], { stdio: 'ignore' });
+      await waitFor(() => procStat(lead.pid ?? 0)?.comm === 'sh', { what: 'leader' });
+      const leadStart = procStat(lead.pid ?? 0)?.startTime ?? '';
+      await new Promise((r) => lead.once('exit', r));
+      const orphanSession = { ...alive.handle, pid: lead.pid ?? 0, startTime: leadStart };
+      const handles = [
+        alive.handle,
+        finished.handle,
+        { ...alive.handle, startTime: '1' },
+        { ...alive.handle, bootId: 'other-boot' },
+        orphanSession,
+      ];
+      const { triageRuns, needsKill } = await import('../src/run/control');
+      const t = await triageRuns(m.transport, handles);
+      expect(t).toEqual([
+        { state: 'alive', inUse: true },
+        { state: 'gone', inUse: false },
+        { state: 'mismatch', inUse: true },
+        { state: 'rebooted', inUse: true },
+        { state: 'gone', inUse: true },
+      ]);
+      expect(t.map(needsKill)).toEqual([true, false, false, false, true]);
+      expect((await killRun(m.transport, orphanSession)).result).toBe('killed');
+      await killRun(m.transport, alive.handle);
+      await alive.done;
+    } finally {
+      await m.close();
+    }
+  });
+});

@@ -149,7 +149,9 @@ export class FleetJobs {
       keepLogs: 1_000,
     };
     const q = await this.ensureQueue(memberId);
-    return q.add('execute_prompt', data, opts);
+    const job = await q.add('execute_prompt', data, opts);
+    await this.redis.publish(this.keys.jobsChannel(), memberId);
+    return job;
   }
 
   async getJob(jobId: string): Promise<Job<PromptJobData, PromptJobResult> | undefined> {
@@ -180,6 +182,26 @@ export class FleetJobs {
     }
     await this.redis.publish(this.keys.cancelChannel(), jobId);
     return 'signalled';
+  }
+
+  /**
+   * Members whose queue has work (waiting, active, delayed or prioritized jobs): one pipelined round
+   * trip for the whole fleet. Workers exist only for these, so Redis connections follow the number
+   * of busy members, not of registered ones.
+   */
+  async membersWithWork(memberIds: readonly string[]): Promise<Set<string>> {
+    const p = this.redis.pipeline();
+    const key = (id: string, type: string) => `${this.settings.bullPrefix}:${queueName(id)}:${type}`;
+    for (const id of memberIds)
+      p.llen(key(id, 'wait')).llen(key(id, 'active')).zcard(key(id, 'delayed')).zcard(key(id, 'prioritized')).llen(key(id, 'paused'));
+    const res = (await p.exec()) ?? [];
+    const busy = new Set<string>();
+    memberIds.forEach((id, i) => {
+      let n = 0;
+      for (let k = 0; k < 5; k++) n += Number(res[5 * i + k]?.[1] ?? 0);
+      if (n > 0) busy.add(id);
+    });
+    return busy;
   }
 
   async close(): Promise<void> {

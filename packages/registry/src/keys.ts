@@ -19,6 +19,8 @@ export class Keys {
   /** Pub/sub: member ids added/changed/removed; job ids to cancel. */
   membersChannel = () => `${this.prefix}:events:members`;
   cancelChannel = () => `${this.prefix}:events:cancel`;
+  /** Pub/sub: a member id whose queue just got a job (wakes an on-demand worker at once). */
+  jobsChannel = () => `${this.prefix}:events:jobs`;
   /** Counters an operator (and /metrics) reads. */
   stats = () => `${this.prefix}:stats`;
 }

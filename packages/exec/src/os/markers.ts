@@ -57,3 +57,21 @@ export function parseKill(text: string): { result: KillResult; count: number } {
   }
   throw new Error(`unparseable kill output: ${JSON.stringify(text.slice(0, 200))}`);
 }
+
+export const TRIAGE_LINE = /^FLEET_TRIAGE:(\d+):(alive|gone|rebooted|mismatch):([01])$/;
+
+export interface TriageResult {
+  state: ProbeState;
+  /** Some live process still belongs to the run's session or process group. */
+  inUse: boolean;
+}
+
+export function parseTriage(text: string, count: number): TriageResult[] {
+  const out: Array<TriageResult | undefined> = new Array(count).fill(undefined);
+  for (const line of text.split('\n')) {
+    const m = TRIAGE_LINE.exec(line.trim());
+    if (m) out[Number(m[1])] = { state: m[2] as ProbeState, inUse: m[3] === '1' };
+  }
+  if (out.some((r) => r === undefined)) throw new Error(`incomplete triage output: ${JSON.stringify(text.slice(0, 200))}`);
+  return out as TriageResult[];
+}

@@ -44,6 +44,12 @@ export interface OsCommands {
   reattachScript(opts: ReattachOptions): string;
   probeScript(handle: RunHandle): string;
   killScript(handle: RunHandle, opts: KillOptions): string;
+  /**
+   * One pass over the process table for many runs: prints `FLEET_TRIAGE:<index>:<state>:<inUse>` per
+   * handle, where inUse = 1 if any live process still belongs to the run's session or group. Lets a
+   * sweeper kill only what needs killing.
+   */
+  triageScript(handles: readonly RunHandle[]): string;
   readFileScript(path: string): string;
   /** The last `bytes` bytes of a file (for result parsing after an adoption). */
   readFileTailScript(path: string, bytes: number): string;

@@ -224,6 +224,38 @@ if [ -n "$first" ]; then set -- $first; echo "FLEET_KILL:killed:$#"; else echo "
 `;
 }
 
+function triageScript(handles: readonly RunHandle[]): string {
+  const lines = handles.map((h, i) => {
+    if (!Number.isSafeInteger(h.pid) || h.pid <= 1 || !/^\d+$/.test(h.startTime)) throw new Error('invalid handle');
+    return `${i} ${h.pid} ${h.startTime} ${shQuote(h.bootId, 'bootId')}`;
+  });
+  return `${PRELUDE}
+fleet_boot
+IDS=" "
+for f in /proc/[0-9]*/stat; do
+  fleet_l=
+  { read -r fleet_l < "$f"; } 2>/dev/null || continue
+  set -- \${fleet_l##*) }
+  case $1 in Z|X|x) continue;; esac
+  IDS="$IDS$3 $4 "
+done
+fleet_triage() {
+  P=$2; S=$3; B=$4
+  if [ "$FB" != "$B" ]; then ST=rebooted
+  elif fleet_stat "$P"; then
+    if [ "$FS_START" != "$S" ]; then ST=mismatch
+    else case $FS_STATE in Z|X|x) ST=gone;; *) ST=alive;; esac
+    fi
+  else ST=gone
+  fi
+  U=0
+  case "$IDS" in *" $P "*) U=1;; esac
+  echo "FLEET_TRIAGE:$1:$ST:$U"
+}
+${lines.map((l) => `fleet_triage ${l}`).join('\n')}
+`;
+}
+
 function removeRunDirScript(workFolder: string, runDir: string): string {
   const root = `${workFolder.replace(/\/+$/, '')}/.fleet/runs/`;
   if (!runDir.startsWith(root) || runDir.length <= root.length || runDir.includes('/../')) {
@@ -250,6 +282,7 @@ mkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} && e
   reattachScript,
   probeScript,
   killScript,
+  triageScript,
   readFileScript: (path) => `cat -- ${shQuote(path, 'path')} 2>/dev/null\n`,
   readFileTailScript: (path, bytes) => `tail -c ${Math.max(1, Math.floor(bytes))} -- ${shQuote(path, 'path')} 2>/dev/null\n`,
   removeRunDirScript,

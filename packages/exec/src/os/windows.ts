@@ -144,6 +144,23 @@ if (Fleet-Alive $P $S) { [Console]::Out.Write("FLEET_KILL:timeout:1\`n") } else 
 `;
 }
 
+function triageScript(handles: readonly RunHandle[]): string {
+  const calls = handles.map((h, i) => {
+    if (!Number.isSafeInteger(h.pid) || h.pid <= 0 || !/^\d+$/.test(h.startTime)) throw new Error('invalid handle');
+    return `Fleet-Triage ${i} ${h.pid} '${h.startTime}' ${psQuote(h.bootId, 'bootId')}`;
+  });
+  return `${PRELUDE}
+$FB = Fleet-Boot
+function Fleet-Triage([int]$I, [int]$P, [string]$S, [string]$B) {
+  $s0 = Fleet-Start $P
+  if ($FB -ne $B) { $ST = 'rebooted' } elseif ($s0 -eq '') { $ST = 'gone' } elseif ($s0 -ne $S) { $ST = 'mismatch' } else { $ST = 'alive' }
+  $U = if ($ST -eq 'alive') { 1 } else { 0 }
+  [Console]::Out.Write("FLEET_TRIAGE:$($I):$($ST):$U\`n")
+}
+${calls.join('\n')}
+`;
+}
+
 function removeRunDirScript(workFolder: string, runDir: string): string {
   const root = `${workFolder.replace(/[\\/]+$/, '')}\\.fleet\\runs\\`;
   if (!runDir.startsWith(root) || runDir.length <= root.length || runDir.includes('..')) {
@@ -168,6 +185,7 @@ New-Item -ItemType Directory -Force -Path ${psQuote(runDir, 'runDir')} | Out-Nul
   reattachScript,
   probeScript,
   killScript,
+  triageScript,
   readFileScript: (path) =>
     `if (Test-Path -LiteralPath ${psQuote(path, 'path')}) { [Console]::Out.Write([IO.File]::ReadAllText(${psQuote(path)})) }\n`,
   readFileTailScript: (path, bytes) =>

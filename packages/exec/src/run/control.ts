@@ -1,5 +1,5 @@
 import type { RunHandle } from '../identity';
-import { type KillResult, type ProbeResult, parseKill, parseProbe } from '../os/markers';
+import { type KillResult, type ProbeResult, type TriageResult, parseKill, parseProbe, parseTriage } from '../os/markers';
 import { type BackoffOptions, withBackoff } from '../transport/backoff';
 import { type Transport, TransportError } from '../transport/types';
 import { parsePidFile } from './reader';
@@ -65,4 +65,15 @@ export async function readRunPidFile(transport: Transport, runDir: string, backo
 
 export async function removeRunDir(transport: Transport, workFolder: string, runDir: string): Promise<void> {
   await controlExec(transport, transport.os.removeRunDirScript(workFolder, runDir));
+}
+
+/** Classifies many runs on one member host with a single pass over its process table. */
+export async function triageRuns(transport: Transport, handles: readonly RunHandle[], backoff?: BackoffOptions): Promise<TriageResult[]> {
+  if (handles.length === 0) return [];
+  return parseTriage(await controlExec(transport, transport.os.triageScript(handles), backoff), handles.length);
+}
+
+/** Whether a triaged run needs a kill: its leader lives (with our identity) or its session/group does. */
+export function needsKill(t: TriageResult): boolean {
+  return t.state === 'alive' || (t.state === 'gone' && t.inUse);
 }
