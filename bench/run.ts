@@ -1,10 +1,18 @@
 import { type BenchRow, QUICK, printTable, save } from './lib';
+import { benchLatency } from './latency';
+import { benchOrchestration } from './orchestration';
+import { benchScale } from './scale';
 import { benchSshPool } from './ssh-pool';
+import { benchStreaming } from './streaming';
 import { benchWrapperOverhead } from './wrapper-overhead';
 
 /** `npm run bench` (all, full size) or `npm run bench -- --quick` (CI: each runs, small counts). */
 const benches: Array<[string, () => Promise<BenchRow[]>]> = [
+  ['orchestration', benchOrchestration],
+  ['latency', benchLatency],
   ['ssh-pool', benchSshPool],
+  ['scale', benchScale],
+  ['streaming', benchStreaming],
   ['wrapper-overhead', benchWrapperOverhead],
 ];
 
@@ -19,3 +27,5 @@ for (const [name, fn] of benches) {
   all.push(...rows);
 }
 printTable(all);
+save('summary', all);
+process.exit(0);

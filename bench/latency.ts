@@ -1,0 +1,91 @@
+import { isAlive } from '@fleet/testkit';
+import { type BenchRow, QUICK, percentile } from './lib';
+import { benchStack, waitUntil } from './stack';
+
+/**
+ * Bench 2: enqueue → PID persisted in Redis (the worker XADDs the `pid` event right after the
+ * compare-and-set; stream ids carry the ms timestamp). Baseline: a Redis round trip (PING).
+ * Bench 3: cancel → the whole process tree gone (polled in /proc every 2 ms). Baseline: the raw
+ * kill(2) + reap of a child process.
+ */
+export async function benchLatency(): Promise<BenchRow[]> {
+  const n = QUICK ? 3 : 30;
+  const s = await benchStack();
+  const rows: BenchRow[] = [];
+  try {
+    const ping: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t = performance.now();
+      await s.redis.ping();
+      ping.push(performance.now() - t);
+    }
+    const rawKill: number[] = [];
+    const { spawn } = await import('node:child_process');
+    for (let i = 0; i < n; i++) {
+      const c = spawn('sleep', ['60'], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 20));
+      const t = performance.now();
+      c.kill('SIGKILL');
+      await waitUntil(() => !isAlive(c.pid ?? 0), 10_000, 1);
+      rawKill.push(performance.now() - t);
+    }
+    for (const kind of ['local', 'ssh'] as const) {
+      const m = kind === 'local' ? await s.localMember('lat-local') : await s.sshMember('lat-ssh');
+      const toPid: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = Date.now();
+        const job = await s.jobs.enqueue(m.id, { prompt: 'sleep 0.05', attempts: 1 });
+        const key = s.registry.keys.output(job.id ?? '');
+        let pidAt = 0;
+        await waitUntil(async () => {
+          const e = (await s.redis.xrange(key, '-', '+')).find(([, f]) => f[1] === 'pid');
+          if (e) pidAt = Number(e[0].split('-')[0]);
+          return pidAt > 0;
+        }, 30_000, 1);
+        toPid.push(pidAt - t0);
+        await waitUntil(async () => (await job.getState()) === 'completed', 30_000, 5);
+      }
+      rows.push({
+        name: `Enqueue → PID persisted in Redis (${kind}), p50 (p99 ${percentile(toPid, 99).toFixed(0)} ms)`,
+        baseline: 'Redis PING round trip p50',
+        baselineValue: percentile(ping, 50),
+        ours: 'enqueue → pid persisted p50',
+        oursValue: percentile(toPid, 50),
+        unit: 'ms',
+        ratio: percentile(toPid, 50) / percentile(ping, 50),
+        better: 'lower',
+        target: kind === 'local' ? 'p50 ≤ 15 ms' : '',
+      });
+      const toGone: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const job = await s.jobs.enqueue(m.id, { prompt: 'sleep 60 & sleep 60 & wait', attempts: 1 });
+        let pid = 0;
+        await waitUntil(async () => {
+          const r = await s.registry.getRun(m.id);
+          if (r?.startTime && r.jobId === job.id) pid = r.pid ?? 0;
+          return pid > 0;
+        }, 30_000, 2);
+        await new Promise((r) => setTimeout(r, 50));
+        const t = performance.now();
+        await s.jobs.cancel(job.id ?? '');
+        await waitUntil(() => !isAlive(pid), 30_000, 2);
+        toGone.push(performance.now() - t);
+        await waitUntil(async () => (await job.getState()) === 'failed', 30_000, 5);
+      }
+      rows.push({
+        name: `Cancel → process tree gone (${kind}), p99 (p50 ${percentile(toGone, 50).toFixed(0)} ms)`,
+        baseline: 'raw kill(2)+reap of a child p99',
+        baselineValue: percentile(rawKill, 99),
+        ours: 'cancel → tree gone p99',
+        oursValue: percentile(toGone, 99),
+        unit: 'ms',
+        ratio: percentile(toGone, 99) / percentile(rawKill, 99),
+        better: 'lower',
+        target: kind === 'local' ? 'p99 ≤ 250 ms' : 'p99 ≤ 500 ms',
+      });
+    }
+  } finally {
+    await s.close();
+  }
+  return rows;
+}

@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildApi } from '@fleet/api';
+import { FleetJobs, Registry } from '@fleet/registry';
+import { type PrivateSshd, startSshd, tempDir } from '@fleet/testkit';
+import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
+import { Redis } from 'ioredis';
+
+/** An in-process worker (+ optional API) on the machine's Redis under a unique prefix. */
+export async function benchStack(opts: { api?: boolean } = {}) {
+  const prefix = `fleet-bench-${randomBytes(3).toString('hex')}`;
+  const redisUrl = process.env.FLEET_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const env = { ...process.env, REDIS_URL: redisUrl, FLEET_PREFIX: prefix, FLEET_API_TOKEN: 'bench-token-0123456789', PORT: '0', FLEET_LOG_LEVEL: 'silent' };
+  const log = createLogger('silent');
+  const worker = new FleetWorker(loadConfig(env), log);
+  await worker.start();
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const registry = new Registry(redis, prefix);
+  const jobs = new FleetJobs(redis, { connection: redis, bullPrefix: `${prefix}:q` }, prefix);
+  const api = opts.api ? await buildApi({ ...loadApiConfigLike(env) }, redis, log) : undefined;
+  const url = api ? await api.app.listen({ host: '127.0.0.1', port: 0 }) : '';
+  const tmp = tempDir('fleet-bench-');
+  let sshd: PrivateSshd | undefined;
+  return {
+    prefix,
+    redisUrl,
+    redis,
+    registry,
+    jobs,
+    worker,
+    url,
+    token: env.FLEET_API_TOKEN,
+    async localMember(name: string) {
+      const work = join(tmp.path, name);
+      mkdirSync(work, { recursive: true });
+      return registry.addMember({ name, transport: 'local', workFolder: work, provider: 'shell' });
+    },
+    async sshMember(name: string) {
+      sshd ??= await startSshd();
+      const work = join(tmp.path, name);
+      mkdirSync(work, { recursive: true });
+      return registry.addMember({ name, transport: 'ssh', host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, hostKeySha256: sshd.hostKeySha256, workFolder: work, provider: 'shell' });
+    },
+    async close() {
+      await api?.close();
+      await worker.stop();
+      await jobs.close();
+      await sshd?.stop();
+      const keys = await redis.keys(`${prefix}*`);
+      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      redis.disconnect();
+      tmp.remove();
+    },
+  };
+}
+
+function loadApiConfigLike(env: NodeJS.ProcessEnv) {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    redisUrl: env.REDIS_URL ?? '',
+    prefix: env.FLEET_PREFIX ?? 'fleet',
+    bullPrefix: `${env.FLEET_PREFIX}:q`,
+    apiToken: env.FLEET_API_TOKEN ?? '',
+    maxPromptBytes: 4 << 20,
+    boardWrite: false,
+    logLevel: 'silent',
+  };
+}
+
+export const waitUntil = async (fn: () => Promise<boolean> | boolean, timeoutMs = 120_000, intervalMs = 5) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error('bench: timed out');
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+};
