@@ -37,11 +37,15 @@ export async function benchLatency(): Promise<BenchRow[]> {
         const job = await s.jobs.enqueue(m.id, { prompt: 'sleep 0.05', attempts: 1 });
         const key = s.registry.keys.output(job.id ?? '');
         let pidAt = 0;
-        await waitUntil(async () => {
-          const e = (await s.redis.xrange(key, '-', '+')).find(([, f]) => f[1] === 'pid');
-          if (e) pidAt = Number(e[0].split('-')[0]);
-          return pidAt > 0;
-        }, 30_000, 1);
+        await waitUntil(
+          async () => {
+            const e = (await s.redis.xrange(key, '-', '+')).find(([, f]) => f[1] === 'pid');
+            if (e) pidAt = Number(e[0].split('-')[0]);
+            return pidAt > 0;
+          },
+          30_000,
+          1,
+        );
         toPid.push(pidAt - t0);
         await waitUntil(async () => (await job.getState()) === 'completed', 30_000, 5);
       }
@@ -60,11 +64,15 @@ export async function benchLatency(): Promise<BenchRow[]> {
       for (let i = 0; i < n; i++) {
         const job = await s.jobs.enqueue(m.id, { prompt: 'sleep 60 & sleep 60 & wait', attempts: 1 });
         let pid = 0;
-        await waitUntil(async () => {
-          const r = await s.registry.getRun(m.id);
-          if (r?.startTime && r.jobId === job.id) pid = r.pid ?? 0;
-          return pid > 0;
-        }, 30_000, 2);
+        await waitUntil(
+          async () => {
+            const r = await s.registry.getRun(m.id);
+            if (r?.startTime && r.jobId === job.id) pid = r.pid ?? 0;
+            return pid > 0;
+          },
+          30_000,
+          2,
+        );
         await new Promise((r) => setTimeout(r, 50));
         const t = performance.now();
         await s.jobs.cancel(job.id ?? '');

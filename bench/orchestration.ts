@@ -45,10 +45,17 @@ async function ours(n: number, members: number): Promise<number> {
     const jobIds: string[] = [];
     const t0 = performance.now();
     for (let i = 0; i < n; i++) jobIds.push((await s.jobs.enqueue(ids[i % members] as string, { prompt: 'true', attempts: 1 })).id ?? '');
-    await waitUntil(async () => {
-      const last = await s.jobs.getJob(jobIds.at(-1) ?? '');
-      return (await last?.getState()) === 'completed' && (await Promise.all(ids.map((id) => s.jobs.queue(id).getJobCounts('completed')))).reduce((a, c) => a + (c.completed ?? 0), 0) >= n;
-    }, 600_000, 20);
+    await waitUntil(
+      async () => {
+        const last = await s.jobs.getJob(jobIds.at(-1) ?? '');
+        return (
+          (await last?.getState()) === 'completed' &&
+          (await Promise.all(ids.map((id) => s.jobs.queue(id).getJobCounts('completed')))).reduce((a, c) => a + (c.completed ?? 0), 0) >= n
+        );
+      },
+      600_000,
+      20,
+    );
     return performance.now() - t0;
   } finally {
     await s.close();

@@ -102,7 +102,14 @@ export async function benchScale(): Promise<BenchRow[]> {
     ...(notes ? { notes } : {}),
   });
   return [
-    row(`Scale: worker start with ${n} members and ${n} stale run records (sweep included)`, 'ms', one.startMs, many.startMs, 'sweep ≤ 2 s', `startup sweep ${many.sweepMs} ms for ${n} records; records left ${many.staleLeft}`),
+    row(
+      `Scale: worker start with ${n} members and ${n} stale run records (sweep included)`,
+      'ms',
+      one.startMs,
+      many.startMs,
+      'sweep ≤ 2 s',
+      `startup sweep ${many.sweepMs} ms for ${n} records; records left ${many.staleLeft}`,
+    ),
     row(`Scale: worker RSS, ${n} idle members`, 'MB', one.rss, many.rss, '≤ 300 MB'),
     row(`Scale: Redis connections held, ${n} idle members`, 'connections', one.conns, many.conns, 'does not grow with members'),
     row(`Scale: CPU while idle, ${n} members`, '% of a core', one.cpuPct, many.cpuPct, ''),

@@ -11,7 +11,14 @@ import { Redis } from 'ioredis';
 export async function benchStack(opts: { api?: boolean } = {}) {
   const prefix = `fleet-bench-${randomBytes(3).toString('hex')}`;
   const redisUrl = process.env.FLEET_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const env = { ...process.env, REDIS_URL: redisUrl, FLEET_PREFIX: prefix, FLEET_API_TOKEN: 'bench-token-0123456789', PORT: '0', FLEET_LOG_LEVEL: 'silent' };
+  const env = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    FLEET_PREFIX: prefix,
+    FLEET_API_TOKEN: 'bench-token-0123456789',
+    PORT: '0',
+    FLEET_LOG_LEVEL: 'silent',
+  };
   const log = createLogger('silent');
   const worker = new FleetWorker(loadConfig(env), log);
   await worker.start();
@@ -40,7 +47,17 @@ export async function benchStack(opts: { api?: boolean } = {}) {
       sshd ??= await startSshd();
       const work = join(tmp.path, name);
       mkdirSync(work, { recursive: true });
-      return registry.addMember({ name, transport: 'ssh', host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, hostKeySha256: sshd.hostKeySha256, workFolder: work, provider: 'shell' });
+      return registry.addMember({
+        name,
+        transport: 'ssh',
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.username,
+        privateKey: sshd.privateKey,
+        hostKeySha256: sshd.hostKeySha256,
+        workFolder: work,
+        provider: 'shell',
+      });
     },
     async close() {
       await api?.close();

@@ -92,11 +92,18 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
       return { id: String(r.json.id), state, workFolder };
     },
     async waitJob(jobId) {
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 40_000;
       for (;;) {
         const r = await http('GET', `/v1/jobs/${jobId}`);
         if (r.json.state === 'completed' || r.json.state === 'failed') return r.json;
-        if (Date.now() > deadline) throw new Error(`job ${jobId} did not finish: ${r.text}`);
+        if (Date.now() > deadline) {
+          const memberId = String(r.json.memberId ?? '');
+          const counts = memberId ? await api.jobs.queue(memberId).getJobCounts() : {};
+          const run = memberId ? await redis.hgetall(`${prefix}:member:${memberId}:run`) : {};
+          throw new Error(
+            `job ${jobId} did not finish: ${r.text}; queue ${JSON.stringify(counts)}; run ${JSON.stringify(run)}; workers open ${worker.servingCount}`,
+          );
+        }
         await new Promise((res) => setTimeout(res, 50));
       }
     },

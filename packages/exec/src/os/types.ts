@@ -41,6 +41,11 @@ export interface OsCommands {
   /** Creates the run directory (0700); fails with FLEET_ERR:workfolder_missing if the work folder does not exist. */
   prepareRunDirScript(workFolder: string, runDir: string): string;
   wrapperScript(opts: WrapperOptions): string;
+  /**
+   * argv that starts the supervisor directly (for a local member: the caller starts it in a new
+   * session itself and produces the wrapper's protocol in-process). Undefined where unsupported.
+   */
+  supervisorArgv?(opts: Omit<WrapperOptions, 'nonce' | 'workFolder'>): string[];
   reattachScript(opts: ReattachOptions): string;
   probeScript(handle: RunHandle): string;
   killScript(handle: RunHandle, opts: KillOptions): string;

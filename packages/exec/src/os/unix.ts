@@ -82,13 +82,20 @@ const SUPERVISOR = [
   'echo "$c" > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"',
 ].join('\n');
 
+/** The agent's command with its environment, as argv (`env K=V … program args…`). */
+function agentCommand(opts: Pick<WrapperOptions, 'argv' | 'env'>): string[] {
+  if (opts.argv.length === 0) throw new Error('empty argv');
+  const env = Object.entries(opts.env ?? {});
+  for (const [k, v] of env) {
+    assertEnvName(k);
+    if (v.includes('\0')) throw new Error(`environment value of ${k} contains a NUL byte`);
+  }
+  return [...(env.length > 0 ? ['env', ...env.map(([k, v]) => `${k}=${v}`)] : []), ...opts.argv];
+}
+
 function wrapperScript(opts: WrapperOptions): string {
   assertNonce(opts.nonce);
-  const argv = [...opts.argv];
-  if (argv.length === 0) throw new Error('empty argv');
-  const env = Object.entries(opts.env ?? {});
-  for (const [k] of env) assertEnvName(k);
-  const cmd = [...(env.length > 0 ? ['env', ...env.map(([k, v]) => `${k}=${v}`)] : []), ...argv]
+  const cmd = agentCommand(opts)
     .map((a) => shQuote(a, 'argument'))
     .join(' ');
   return `${PRELUDE}
@@ -279,6 +286,7 @@ umask 077
 mkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} && echo FLEET_OK
 `,
   wrapperScript,
+  supervisorArgv: (opts) => ['sh', '-c', SUPERVISOR, 'fleet-run', opts.runDir, ...agentCommand(opts)],
   reattachScript,
   probeScript,
   killScript,

@@ -1,6 +1,7 @@
 import type { RunHandle } from '../identity';
 import { type KillResult, type ProbeResult, type TriageResult, parseKill, parseProbe, parseTriage } from '../os/markers';
 import { type BackoffOptions, withBackoff } from '../transport/backoff';
+import { LocalTransport } from '../transport/local';
 import { type Transport, TransportError } from '../transport/types';
 import { parsePidFile } from './reader';
 
@@ -48,6 +49,10 @@ export async function killRun(
   const started = performance.now();
   const timeoutMs = opts.timeoutMs ?? 5_000;
   try {
+    if (transport instanceof LocalTransport && transport.os.name === 'linux') {
+      const { result, count } = await transport.killRunLocal(handle, timeoutMs);
+      return { result, count, ms: performance.now() - started };
+    }
     const out = await controlExec(transport, transport.os.killScript(handle, { timeoutMs }), opts.backoff);
     const { result, count } = parseKill(out);
     return { result, count, ms: performance.now() - started };

@@ -1,5 +1,6 @@
 import type { RunHandle } from '../identity';
 import { type BackoffOptions, withBackoff } from '../transport/backoff';
+import { LocalTransport } from '../transport/local';
 import { type Transport, TransportError } from '../transport/types';
 import { controlExec } from './control';
 import { type RunHooks, type RunOutcome, RunFollower, newNonce } from './follow';
@@ -31,10 +32,16 @@ export async function runAgent(o: RunAgentOptions): Promise<RunOutcome> {
   const runDir = os.runDir(o.workFolder, o.runId);
   const retryTransient = (e: unknown) => e instanceof TransportError && e.transient;
   const reconnect = o.reconnect ?? { initialMs: 100, maxMs: 2_000, deadlineMs: 30_000 };
+  const fast = transport instanceof LocalTransport && os.supervisorArgv ? transport : undefined;
   try {
-    const prep = await controlExec(transport, os.prepareRunDirScript(o.workFolder, runDir), reconnect, o.signal);
-    if (prep.includes('FLEET_ERR:workfolder_missing')) return { kind: 'not_started', reason: 'workfolder_missing' };
-    if (!prep.includes('FLEET_OK')) return { kind: 'not_started', reason: `cannot create run directory: ${prep.trim().slice(0, 300)}` };
+    if (fast) {
+      if ((await fast.prepareRunDir(o.workFolder, runDir)) === 'workfolder_missing')
+        return { kind: 'not_started', reason: 'workfolder_missing' };
+    } else {
+      const prep = await controlExec(transport, os.prepareRunDirScript(o.workFolder, runDir), reconnect, o.signal);
+      if (prep.includes('FLEET_ERR:workfolder_missing')) return { kind: 'not_started', reason: 'workfolder_missing' };
+      if (!prep.includes('FLEET_OK')) return { kind: 'not_started', reason: `cannot create run directory: ${prep.trim().slice(0, 300)}` };
+    }
     await withBackoff(() => transport.writeFile(os.joinPath(runDir, 'prompt'), o.prompt, 0o600), retryTransient, reconnect, o.signal);
   } catch (err) {
     if (err instanceof TransportError) return { kind: 'not_started', reason: err.message };
@@ -51,10 +58,19 @@ export async function runAgent(o: RunAgentOptions): Promise<RunOutcome> {
   });
   if (o.signal?.aborted) return { kind: 'not_started', reason: 'aborted before spawn' };
   const nonce = newNonce();
-  const script = os.wrapperScript({ runDir, workFolder: o.workFolder, argv: o.argv, env: o.env, nonce });
   let first: { channel: Awaited<ReturnType<Transport['stream']>>; nonce: string } | undefined;
   try {
-    first = { channel: await transport.stream(script), nonce };
+    if (fast && os.supervisorArgv) {
+      first = {
+        channel: await fast.spawnRun({ argv: os.supervisorArgv({ runDir, argv: o.argv, env: o.env }), cwd: o.workFolder, runDir, nonce }),
+        nonce,
+      };
+    } else {
+      first = {
+        channel: await transport.stream(os.wrapperScript({ runDir, workFolder: o.workFolder, argv: o.argv, env: o.env, nonce })),
+        nonce,
+      };
+    }
   } catch (err) {
     // The exec request may or may not have reached the member: recover from runDir/pid.
     if (!(err instanceof TransportError)) throw err;

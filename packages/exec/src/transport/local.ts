@@ -1,8 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { getOsCommands } from '../os/index';
 import type { OsCommands } from '../os/types';
+import type { RunHandle } from '../identity';
+import { linuxKillRun } from '../os/linux-proc';
+import { spawnLocalRun } from './local-run';
 import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError } from './types';
 
 /**
@@ -72,6 +75,25 @@ export class LocalTransport implements Transport {
       ended,
       close: () => killGroup(child),
     };
+  }
+
+  /** Fast path: the run directory, created in-process (same checks as prepareRunDirScript). */
+  async prepareRunDir(workFolder: string, runDir: string): Promise<'ok' | 'workfolder_missing'> {
+    const st = await stat(workFolder).catch(() => undefined);
+    if (!st?.isDirectory()) return 'workfolder_missing';
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    await chmod(runDir, 0o700);
+    return 'ok';
+  }
+
+  /** Fast path: start the supervisor directly and produce the wrapper protocol in-process. */
+  spawnRun(opts: { argv: string[]; cwd: string; runDir: string; nonce: string }): Promise<StreamChannel> {
+    return spawnLocalRun(opts);
+  }
+
+  /** Fast path: the identity-checked tree kill, in-process (Linux /proc). */
+  killRunLocal(handle: RunHandle, timeoutMs: number) {
+    return linuxKillRun(handle, timeoutMs);
   }
 
   async close(): Promise<void> {}

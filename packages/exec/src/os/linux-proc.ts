@@ -1,0 +1,92 @@
+import { readFileSync, readdirSync } from 'node:fs';
+
+/**
+ * In-process Linux process identity (what the shell scripts read with `read` from /proc), for the
+ * local fast path: boot id + /proc/<pid>/stat field 22.
+ */
+let bootId: string | undefined;
+
+export function linuxBootId(): string {
+  bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return bootId;
+}
+
+export function linuxStartTime(pid: number): string | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+interface Stat {
+  pid: number;
+  state: string;
+  ppid: number;
+  pgrp: number;
+  sid: number;
+  start: number;
+}
+
+function readStat(pid: number): Stat | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { pid, state: f[0] ?? '', ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]), start: Number(f[19]) };
+  } catch {
+    return undefined;
+  }
+}
+
+const dead = (st: string) => st === 'Z' || st === 'X' || st === 'x';
+
+/**
+ * The kill of os/unix.ts's killScript, in-process, for local members (no shell, one /proc pass per
+ * round): nothing is touched unless boot id and the leader's start time match; targets are the
+ * leader, its session and process group (members that started no earlier than it), and their
+ * descendants; repeat until none is alive (zombies count as dead), bounded.
+ */
+export async function linuxKillRun(
+  h: { pid: number; bootId: string; startTime: string },
+  timeoutMs: number,
+): Promise<{ result: 'killed' | 'already_gone' | 'identity_mismatch' | 'timeout'; count: number }> {
+  if (linuxBootId() !== h.bootId) return { result: 'already_gone', count: 0 };
+  const lead = readStat(h.pid);
+  if (lead && String(lead.start) !== h.startTime) return { result: 'identity_mismatch', count: 0 };
+  const S = Number(h.startTime);
+  const deadline = Date.now() + timeoutMs;
+  let first = 0;
+  for (;;) {
+    const all: Stat[] = [];
+    for (const name of readdirSync('/proc')) {
+      const pid = Number(name);
+      if (!Number.isInteger(pid) || pid === process.pid) continue;
+      const st = readStat(pid);
+      if (st && !dead(st.state)) all.push(st);
+    }
+    const targets = new Set<number>();
+    for (const st of all) {
+      if (st.pid === h.pid ? st.start === S : (st.sid === h.pid || st.pgrp === h.pid) && st.start >= S) targets.add(st.pid);
+    }
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const st of all) {
+        if (!targets.has(st.pid) && targets.has(st.ppid)) {
+          targets.add(st.pid);
+          grew = true;
+        }
+      }
+    }
+    if (targets.size === 0) break;
+    if (first === 0) first = targets.size;
+    for (const pid of targets) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    if (Date.now() >= deadline) return { result: 'timeout', count: targets.size };
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return first > 0 ? { result: 'killed', count: first } : { result: 'already_gone', count: 0 };
+}
