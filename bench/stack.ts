@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApi } from '@fleet/api';
 import { FleetJobs, Registry } from '@fleet/registry';
-import { type PrivateSshd, startSshd, tempDir } from '@fleet/testkit';
+import { deleteKeys, type PrivateSshd, startSshd, tempDir } from '@fleet/testkit';
 import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 
@@ -64,8 +64,7 @@ export async function benchStack(opts: { api?: boolean } = {}) {
       await worker.stop();
       await jobs.close();
       await sshd?.stop();
-      const keys = await redis.keys(`${prefix}*`);
-      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      await deleteKeys(redis, prefix);
       redis.disconnect();
       tmp.remove();
     },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentState, FAKE_AGENT, tempDir } from '@fleet/testkit';
+import { AgentState, deleteKeys, FAKE_AGENT, tempDir } from '@fleet/testkit';
 import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 import { type Api, buildApi } from '../src/app';
@@ -110,8 +110,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     async close() {
       await api.close();
       await worker.stop();
-      const keys = await redis.keys(`${prefix}*`);
-      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      await deleteKeys(redis, prefix);
       redis.disconnect();
       tmp.remove();
     },

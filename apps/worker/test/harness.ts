@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FleetJobs, type Member, type PromptJobData, type PromptJobResult, Registry } from '@fleet/registry';
-import { AgentState, FAKE_AGENT, type PrivateSshd, stopChild, tempDir, waitFor } from '@fleet/testkit';
+import { AgentState, deleteKeys, FAKE_AGENT, type PrivateSshd, stopChild, tempDir, waitFor } from '@fleet/testkit';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -145,8 +145,7 @@ export async function startFleet(opts: { redisUrl?: string } = {}): Promise<Flee
     async close() {
       await Promise.all(procs.map((p) => p.stop()));
       await jobs.close();
-      const keys = await redis.keys(`${prefix}*`);
-      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      await deleteKeys(redis, prefix);
       redis.disconnect();
       tmp.remove();
     },

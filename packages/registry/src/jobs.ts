@@ -2,18 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { ERROR_CATEGORIES } from '@fleet/exec/categories';
 import { Keys, queueName } from './keys';
 
-/** Categories a failed job carries, in its failedReason as `[category] message`. */
+/**
+ * Categories a failed job carries, in its failedReason as `[category] message`: the agent's own
+ * (from the provider classifier) plus the run protocol's.
+ */
 export const JOB_CATEGORIES = [
-  'auth',
-  'overloaded',
-  'server',
-  'stale_session',
-  'max_turns',
-  'workspace_not_trusted',
-  'agent_not_found',
-  'unknown',
+  ...ERROR_CATEGORIES,
   'cancelled',
   'timeout',
   'killed',

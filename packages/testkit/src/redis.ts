@@ -89,3 +89,12 @@ async function waitPing(port: number, timeoutMs = 10_000): Promise<void> {
     await new Promise((res) => setTimeout(res, 30));
   }
 }
+
+/** Deletes every key under a prefix (test and bench cleanup), in batches. */
+export async function deleteKeys(
+  redis: { keys(p: string): Promise<string[]>; del(...k: string[]): Promise<number> },
+  prefix: string,
+): Promise<void> {
+  const keys = await redis.keys(`${prefix}*`);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+}
