@@ -13,6 +13,7 @@ import {
 } from '@fleet/exec';
 import {
   FenceHeldError,
+  type JobCategory,
   type Member,
   type PromptJobData,
   type PromptJobResult,
@@ -28,7 +29,7 @@ import { RetryableJobError, unrecoverable } from './errors';
 import { OutputSink } from './output';
 import type { Transports } from './transports';
 
-export type AbortReason = 'cancelled' | 'inactivity' | 'timeout' | 'fence_lost';
+export type AbortReason = 'cancelled' | 'inactivity' | 'timeout' | 'fence_lost' | 'detach';
 
 export interface ProcessorDeps {
   cfg: WorkerConfig;
@@ -83,6 +84,16 @@ export function makeProcessor(deps: ProcessorDeps) {
       log.warn({ category: 'already_done' }, 'job already succeeded (its lock was lost before completion); returning the recorded result');
       return decodeResult(prior);
     }
+    // This attempt already ran and failed, but its failure was lost with the job's lock (e.g. Redis
+    // stalled past the lock duration): report it again rather than run the attempt a second time.
+    const failedBefore = await registry.getAttemptFailure(jobId, attempt);
+    if (failedBefore) {
+      log.warn({ category: 'already_failed' }, 'attempt already failed (its failure was lost with the lock); reporting it again');
+      const m = /^\[([a-z_]+)\] ?([\s\S]*)$/.exec(failedBefore.reason);
+      const category = (m?.[1] ?? 'internal') as JobCategory;
+      if (failedBefore.retryable) throw new RetryableJobError(category, m?.[2] ?? failedBefore.reason);
+      throw unrecoverable(category, m?.[2] ?? failedBefore.reason);
+    }
 
     // 1. Fence.
     try {
@@ -120,6 +131,8 @@ export function makeProcessor(deps: ProcessorDeps) {
                 () => false,
               ));
             if (again) log.warn({ pid: handle?.pid }, 'fence had expired; re-acquired it');
+            // Another attempt adopted our run: it is theirs now; stop following without killing it.
+            else if (run && run.token !== fence) abort('detach');
             else abort('fence_lost');
           },
           (err: Error) => log.warn({ err: err.message }, 'fence renewal failed (will retry)'),
@@ -309,6 +322,12 @@ export function makeProcessor(deps: ProcessorDeps) {
           throw unrecoverable('killed', `the agent (pid ${outcome.handle.pid}) was killed outside of fleet-exec: ${outcome.reason}`);
         case 'aborted': {
           const reason = (ac.signal.reason as AbortReason | undefined) ?? 'cancelled';
+          if (reason === 'detach') {
+            // Not ours any more: no kill, no record change, no fence release (another attempt owns both).
+            runCreated = false;
+            log.warn({ pid: outcome.handle?.pid, category: 'detached' }, 'another worker adopted this run; stopped following it');
+            throw new RetryableJobError('fence_lost', 'another worker took over this run');
+          }
           handle = outcome.handle;
           const ok = outcome.kill && outcome.kill.result !== 'unreachable' && outcome.kill.result !== 'timeout';
           if (ok || !outcome.handle) await registry.deleteRun(memberId, fence);
@@ -348,7 +367,16 @@ export function makeProcessor(deps: ProcessorDeps) {
       // Anything unexpected (or thrown above before cleanup): kill and confirm, then rethrow.
       if (runCreated) await cleanUp(`error: ${(err as Error).message}`);
       else await registry.releaseFence(memberId, fence).catch(() => false);
-      if (err instanceof RetryableJobError || (err as Error).name === 'UnrecoverableError') throw err;
+      if (err instanceof RetryableJobError || (err as Error).name === 'UnrecoverableError') {
+        // Remember this attempt's outcome, so a re-delivery of the same attempt reports it again
+        // (a detach is not this attempt's outcome: the adopting attempt reports the run's).
+        if (ac.signal.reason !== 'detach') {
+          await registry
+            .recordAttemptFailure(jobId, attempt, err instanceof RetryableJobError, (err as Error).message)
+            .catch(() => undefined);
+        }
+        throw err;
+      }
       log.error({ err: (err as Error).message, category: 'internal' }, 'attempt failed with an internal error');
       throw new RetryableJobError('internal', (err as Error).message);
     } finally {

@@ -130,6 +130,20 @@ describe('worker lifecycle', () => {
     await b.stop();
   });
 
+  it('an attempt whose failure was lost with its lock is reported again, not run a second time', async () => {
+    const { member, state } = await fleet.addLocalMember('lost-failure');
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1', attempts: 3 });
+    // As if attempt 1 had run, failed as overloaded, and BullMQ never heard of it (lock lost).
+    await fleet.registry.recordAttemptFailure(job.id ?? '', 1, true, '[overloaded] API Error: 529');
+    const w = await fleet.startWorker();
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(await done.getState()).toBe('completed');
+    expect(done.returnvalue.attempts).toBe(2);
+    expect(state.started()).toBe(1);
+    expect(w.logs.some((l) => l.msg === 'attempt already failed (its failure was lost with the lock); reporting it again')).toBe(true);
+    await w.stop();
+  });
+
   it('secrets never reach the logs, even on SSH errors', async () => {
     const { member } = await fleet.addSshMember(sshd, 'secretive');
     const w = await fleet.startWorker();

@@ -14,6 +14,8 @@ export class Keys {
   output = (jobId: string) => `${this.prefix}:job:${jobId}:out`;
   /** A job's recorded success (hash), so a re-delivered job never runs twice. */
   result = (jobId: string) => `${this.prefix}:job:${jobId}:result`;
+  /** An attempt's recorded failure (`retryable|final <reason>`): a re-delivered attempt re-reports it instead of running again. */
+  attemptFailure = (jobId: string, attempt: number) => `${this.prefix}:job:${jobId}:attempt:${attempt}:failed`;
   /** Set when a job is cancelled, so an attempt that starts later fails at once. */
   cancelled = (jobId: string) => `${this.prefix}:job:${jobId}:cancelled`;
   /** Pub/sub: member ids added/changed/removed; job ids to cancel. */

@@ -298,6 +298,18 @@ export class Registry {
     return { runDeleted: run === 1, fenceReleased: fence === 1 };
   }
 
+  /** Records that an attempt failed (after its run was confirmed gone). */
+  async recordAttemptFailure(jobId: string, attempt: number, retryable: boolean, reason: string): Promise<void> {
+    await this.redis.set(this.keys.attemptFailure(jobId, attempt), `${retryable ? 'retryable' : 'final'} ${reason}`, 'EX', 7 * 86_400);
+  }
+
+  async getAttemptFailure(jobId: string, attempt: number): Promise<{ retryable: boolean; reason: string } | undefined> {
+    const v = await this.redis.get(this.keys.attemptFailure(jobId, attempt));
+    if (!v) return undefined;
+    const i = v.indexOf(' ');
+    return { retryable: v.slice(0, i) === 'retryable', reason: v.slice(i + 1) };
+  }
+
   /** The result a job recorded when it succeeded, if any. */
   async getJobResult(jobId: string): Promise<Record<string, string> | undefined> {
     const h = await this.redis.hgetall(this.keys.result(jobId));

@@ -274,6 +274,9 @@ export class RunFollower {
   }
 
   private async abort(): Promise<RunOutcome> {
+    // 'detach': someone else owns the run now (it was adopted): stop following, touch nothing.
+    if (this.o.signal?.reason === 'detach')
+      return { kind: 'aborted', handle: this.handle, kill: undefined, tail: this.tail, drops: this.drops };
     let handle = this.handle;
     if (!handle && this.pid !== undefined) {
       handle = await readRunPidFile(this.o.transport, this.o.runDir).catch(() => undefined);
