@@ -193,8 +193,10 @@ async function main(): Promise<number> {
     // --- fleet -------------------------------------------------------------------------------
     const loopbackSshd = Math.max(0, Math.min(3, SSH - NETNS));
     for (let i = 0; i < loopbackSshd; i++) sshds.push(await startSshd());
+    // Address block per seed, so two harness runs at once never share a subnet.
+    const base = (SEED % 30) * 8;
     for (let i = 1; i <= NETNS; i++) {
-      const h = await createNetnsHost(i, tag);
+      const h = await createNetnsHost(base + i, tag);
       hosts.push(h);
       sshds.push(await startSshd({ listenAddress: h.ip, netns: h.ns }));
     }

@@ -49,7 +49,10 @@ export async function createNetnsHost(n: number, tag: string): Promise<NetnsHost
     async destroy() {
       await run('ip', ['link', 'del', vh]);
       await run('ip', ['netns', 'del', ns]);
-      if (--guardUsers === 0) await run('ip', ['route', 'del', 'blackhole', '10.231.0.0/16']);
+      // Drop the guard only when no namespace of ours (from any process) is left.
+      if (--guardUsers === 0 && !/fleet-/.test((await run('ip', ['netns', 'list'])).out)) {
+        await run('ip', ['route', 'del', 'blackhole', '10.231.0.0/16']);
+      }
     },
   };
 }
