@@ -13,13 +13,13 @@ import {
 } from '@fleet/exec';
 import {
   FenceHeldError,
-  type JobCategory,
   type Member,
   type PromptJobData,
   type PromptJobResult,
   type Registry,
   type RunRecord,
   fenceToken,
+  parseFailure,
 } from '@fleet/registry';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -89,10 +89,9 @@ export function makeProcessor(deps: ProcessorDeps) {
     const failedBefore = await registry.getAttemptFailure(jobId, attempt);
     if (failedBefore) {
       log.warn({ category: 'already_failed' }, 'attempt already failed (its failure was lost with the lock); reporting it again');
-      const m = /^\[([a-z_]+)\] ?([\s\S]*)$/.exec(failedBefore.reason);
-      const category = (m?.[1] ?? 'internal') as JobCategory;
-      if (failedBefore.retryable) throw new RetryableJobError(category, m?.[2] ?? failedBefore.reason);
-      throw unrecoverable(category, m?.[2] ?? failedBefore.reason);
+      const f = parseFailure(failedBefore.reason) ?? { category: 'internal' as const, message: failedBefore.reason };
+      if (failedBefore.retryable) throw new RetryableJobError(f.category, f.message);
+      throw unrecoverable(f.category, f.message);
     }
 
     // 1. Fence.

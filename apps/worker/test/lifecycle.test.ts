@@ -80,10 +80,9 @@ describe('worker lifecycle', () => {
     expect(await fleet.registry.getRun(member.id)).toBeDefined();
     const b = await fleet.startWorker();
     const done = await fleet.waitJob(job.id ?? '');
-    console.log('DBGA', JSON.stringify(a.logs.slice(-6).map((l) => [l.msg, l.kill, l.err])));
-    console.log('DBGB', JSON.stringify(b.logs.map((l) => [l.msg, l.kill, l.attempt, l.reason])));
     expect(await done.getState()).toBe('completed');
     expect(state.started()).toBe(1);
+    expect(b.logs.some((l) => l.msg === 'adopting our own run left by a previous worker')).toBe(true);
     expect(sampler.stop()).toBe(1);
     await b.stop();
   });
