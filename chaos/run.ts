@@ -463,6 +463,21 @@ async function main(): Promise<number> {
       .filter((j) => (starts.get(j.tag) ?? 0) > j.attempts)
       .map((j) => `${j.jobId} (${j.kind}): ${starts.get(j.tag)} starts > ${j.attempts} attempts`);
     const lost = submitted.filter((j) => !final.has(j.jobId)).map((j) => `${j.jobId} (${j.kind})`);
+    // Diagnostics for lost jobs: what their member looks like in Redis right now.
+    const stuck = new Set(submitted.filter((j) => !final.has(j.jobId)).map((j) => j.memberId));
+    for (const id of stuck) {
+      const m = members.find((x) => x.member.id === id);
+      const q = `${prefix}:q:member-${id}`;
+      const counts = await Promise.all(['wait', 'active', 'paused'].map((k) => client.llen(`${q}:${k}`)));
+      const delayed = await client.zcard(`${q}:delayed`);
+      const prioritized = await client.zcard(`${q}:prioritized`);
+      const lostStates = await Promise.all(
+        submitted.filter((j) => j.memberId === id && !final.has(j.jobId)).slice(0, 3).map(async (j) => (await http('GET', `/v1/jobs/${j.jobId}`)).json),
+      );
+      log(
+        `stuck member ${m?.member.name} (${m?.kind}): run ${JSON.stringify(await client.hgetall(registry.keys.run(id)))} fence ${await client.get(registry.keys.fence(id))} pttl ${await client.pttl(registry.keys.fence(id))} wait/active/paused ${counts} delayed ${delayed} prioritized ${prioritized} global-concurrency ${await client.hget(`${q}:meta`, 'concurrency')} jobs ${JSON.stringify(lostStates).slice(0, 600)}`,
+      );
+    }
 
     // --- report ------------------------------------------------------------------------------
     const byCat = new Map<string, number>();
