@@ -472,7 +472,10 @@ async function main(): Promise<number> {
       const delayed = await client.zcard(`${q}:delayed`);
       const prioritized = await client.zcard(`${q}:prioritized`);
       const lostStates = await Promise.all(
-        submitted.filter((j) => j.memberId === id && !final.has(j.jobId)).slice(0, 3).map(async (j) => (await http('GET', `/v1/jobs/${j.jobId}`)).json),
+        submitted
+          .filter((j) => j.memberId === id && !final.has(j.jobId))
+          .slice(0, 3)
+          .map(async (j) => (await http('GET', `/v1/jobs/${j.jobId}`)).json),
       );
       log(
         `stuck member ${m?.member.name} (${m?.kind}): run ${JSON.stringify(await client.hgetall(registry.keys.run(id)))} fence ${await client.get(registry.keys.fence(id))} pttl ${await client.pttl(registry.keys.fence(id))} wait/active/paused ${counts} delayed ${delayed} prioritized ${prioritized} global-concurrency ${await client.hget(`${q}:meta`, 'concurrency')} jobs ${JSON.stringify(lostStates).slice(0, 600)}`,

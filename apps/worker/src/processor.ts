@@ -130,10 +130,8 @@ export function makeProcessor(deps: ProcessorDeps) {
                 () => false,
               ));
             if (again) log.warn({ pid: handle?.pid }, 'fence had expired; re-acquired it');
-            // Another attempt holds the fence (or already adopted our run): it kills or adopts our run
-            // before it spawns anything, so we stop following and touch nothing. Only a run whose
-            // record is gone altogether (nobody owns it) is killed here.
-            else if (run) abort('detach');
+            // Another attempt adopted our run: it is theirs now; stop following without killing it.
+            else if (run && run.token !== fence) abort('detach');
             else abort('fence_lost');
           },
           (err: Error) => log.warn({ err: err.message }, 'fence renewal failed (will retry)'),
