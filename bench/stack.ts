@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApi } from '@fleet/api';
 import { FleetJobs, Registry } from '@fleet/registry';
-import { deleteKeys, type PrivateSshd, startSshd, tempDir } from '@fleet/testkit';
+import { deleteKeys, type PrivateSshd, startSshd, tempDir, sshMemberFields } from '@fleet/testkit';
 import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 
@@ -49,12 +49,7 @@ export async function benchStack(opts: { api?: boolean } = {}) {
       mkdirSync(work, { recursive: true });
       return registry.addMember({
         name,
-        transport: 'ssh',
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.username,
-        privateKey: sshd.privateKey,
-        hostKeySha256: sshd.hostKeySha256,
+        ...sshMemberFields(sshd),
         workFolder: work,
         provider: 'shell',
       });

@@ -31,6 +31,7 @@ import {
   freePort,
   isAlive,
   startRedis,
+  sshMemberFields,
   startSshd,
   stopChild,
   tempDir,
@@ -218,12 +219,7 @@ async function main(): Promise<number> {
         const member = await registry.addMember({
           ...base,
           name: `${netnsIdx >= 0 ? 'netns' : 'ssh'}-${i}`,
-          transport: 'ssh',
-          host: sshd.host,
-          port: sshd.port,
-          username: sshd.username,
-          privateKey: sshd.privateKey,
-          hostKeySha256: sshd.hostKeySha256,
+          ...sshMemberFields(sshd),
         });
         cm = netnsIdx >= 0 ? { member, state, kind: 'netns', sshd, host: hosts[netnsIdx] } : { member, state, kind: 'ssh', sshd };
       } else {

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type PrivateSshd, startSshd, waitFor } from '@fleet/testkit';
+import { type PrivateSshd, startSshd, waitFor, sshMemberFields } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './stack';
 
@@ -164,12 +164,7 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
   it('secrets never appear in API responses, job data or the fleet status', async () => {
     const r = await s.http('POST', '/v1/members', {
       name: 'ssh-secret',
-      transport: 'ssh',
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.username,
-      privateKey: sshd.privateKey,
-      hostKeySha256: sshd.hostKeySha256,
+      ...sshMemberFields(sshd),
       workFolder: '/tmp',
       provider: 'shell',
     });

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FleetJobs, type Member, type PromptJobData, type PromptJobResult, Registry } from '@fleet/registry';
-import { AgentState, deleteKeys, FAKE_AGENT, type PrivateSshd, stopChild, tempDir, waitFor } from '@fleet/testkit';
+import { AgentState, deleteKeys, FAKE_AGENT, type PrivateSshd, stopChild, tempDir, waitFor, sshMemberFields } from '@fleet/testkit';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -123,12 +123,7 @@ export async function startFleet(opts: { redisUrl?: string } = {}): Promise<Flee
     addSshMember: (sshd, name = 'ssh') =>
       member({
         name,
-        transport: 'ssh',
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.username,
-        privateKey: sshd.privateKey,
-        hostKeySha256: sshd.hostKeySha256,
+        ...sshMemberFields(sshd),
       }),
     async waitJob(jobId, timeoutMs = 60_000) {
       return waitFor(

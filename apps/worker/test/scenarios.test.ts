@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalTransport, runAgent } from '@fleet/exec';
-import { type PrivateSshd, isAlive, procStat, startSshd, waitFor } from '@fleet/testkit';
+import { type PrivateSshd, isAlive, pidIn, procStat, startSshd, waitFor } from '@fleet/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Fleet, startFleet, type WorkerProc } from './harness';
 
@@ -145,8 +144,8 @@ describe('run protocol scenarios', () => {
         },
       },
     });
-    await waitFor(() => state.live().length === 1 && existsSync(join(state.dir, 'grandchild-setsid.pid')), { what: 'ghost running' });
-    const grandchild = Number(state.file('grandchild-setsid.pid'));
+    await waitFor(() => state.live().length === 1 && pidIn(state.dir, 'grandchild-setsid.pid') > 0, { what: 'ghost running' });
+    const grandchild = pidIn(state.dir, 'grandchild-setsid.pid');
     await waitFor(() => procStat(grandchild)?.comm === 'sleep', { what: 'grandchild settled' });
     const sampler = state.sampler(5);
     const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
@@ -180,8 +179,8 @@ describe('run protocol scenarios', () => {
     const { member, state } = await fleet.addSshMember(sshd, 'ssh-cancel');
     worker = await fleet.startWorker();
     const job = await fleet.jobs.enqueue(member.id, { prompt: '@spawn-tree 60\n@sleep 60' });
-    await waitFor(() => state.live().length === 1 && existsSync(join(state.dir, 'grandchild-setpgid.pid')), { what: 'tree running' });
-    const pg = Number(state.file('grandchild-setpgid.pid'));
+    await waitFor(() => state.live().length === 1 && pidIn(state.dir, 'grandchild-setpgid.pid') > 0, { what: 'tree running' });
+    const pg = pidIn(state.dir, 'grandchild-setpgid.pid');
     await waitFor(() => procStat(pg)?.comm === 'sleep', { what: 'grandchild settled' });
     const agent = state.live()[0] ?? 0;
     expect(await fleet.jobs.cancel(job.id ?? '')).toBe('signalled');

@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { isAlive, procStat, waitFor } from '@fleet/testkit';
+import { isAlive, pidIn, procStat, waitFor } from '@fleet/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunHandle } from '../src/identity';
 import { killRun, probeRun } from '../src/run/control';
@@ -43,11 +41,14 @@ describe.each<Kind>(['local', 'ssh'])('killRun over %s', (kind) => {
 
   it('kills the agent, its child, a grandchild that moved to its own process group and one that started its own session', async () => {
     const { handle, done } = await startLong(m, '@spawn-tree 120\n@sleep 120\n');
-    const gpg = join(m.state.dir, 'grandchild-setpgid.pid');
-    const gsid = join(m.state.dir, 'grandchild-setsid.pid');
-    await waitFor(() => existsSync(gpg) && existsSync(gsid) && m.state.live().length === 1, { what: 'process tree' });
-    const pgPid = Number(m.state.file('grandchild-setpgid.pid'));
-    const sidPid = Number(m.state.file('grandchild-setsid.pid'));
+
+    await waitFor(
+      () =>
+        pidIn(m.state.dir, 'grandchild-setpgid.pid') > 0 && pidIn(m.state.dir, 'grandchild-setsid.pid') > 0 && m.state.live().length === 1,
+      { what: 'process tree' },
+    );
+    const pgPid = pidIn(m.state.dir, 'grandchild-setpgid.pid');
+    const sidPid = pidIn(m.state.dir, 'grandchild-setsid.pid');
     // The grandchildren have exec'd sleep after changing group / session.
     await waitFor(() => procStat(pgPid)?.comm === 'sleep' && procStat(sidPid)?.comm === 'sleep', { what: 'grandchildren settled' });
     const agent = m.state.live()[0] ?? 0;

@@ -67,3 +67,12 @@ export class AgentState {
     };
   }
 }
+
+/** A PID a fixture wrote to a file in `dir`, or 0 while the file is missing or still empty. */
+export function pidIn(dir: string, name: string): number {
+  try {
+    return Number(readFileSync(join(dir, name), 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}

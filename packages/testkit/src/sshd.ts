@@ -141,3 +141,15 @@ async function waitBanner(host: string, port: number, stderr: () => string, time
     await new Promise((r) => setTimeout(r, 30));
   }
 }
+
+/** The member fields that reach this sshd: transport, address, login and the pinned host key. */
+export function sshMemberFields(s: PrivateSshd) {
+  return {
+    transport: 'ssh' as const,
+    host: s.host,
+    port: s.port,
+    username: s.username,
+    privateKey: s.privateKey,
+    hostKeySha256: s.hostKeySha256,
+  };
+}
