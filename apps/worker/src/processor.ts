@@ -8,7 +8,6 @@ import {
   getProvider,
   killRun,
   probeRun,
-  readRunPidFile,
   runAgent,
 } from '@fleet/exec';
 import {
@@ -26,6 +25,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config';
 import { RetryableJobError, unrecoverable } from './errors';
+import { handleOf } from './run-handle';
 import { OutputSink } from './output';
 import type { Transports } from './transports';
 
@@ -41,15 +41,6 @@ export interface ProcessorDeps {
   active: Map<string, AbortController>;
   /** True once a shutdown decided to leave running agents for adoption: touch nothing then. */
   leavingRuns: () => boolean;
-}
-
-/** Identity of a run record: from the record, or — if the PID line never reached Redis — from runDir/pid. */
-async function handleOf(t: Transport, rec: RunRecord): Promise<RunHandle | undefined> {
-  if (rec.pid !== undefined && rec.bootId && rec.startTime) {
-    return { pid: rec.pid, bootId: rec.bootId, startTime: rec.startTime, runDir: rec.runDir };
-  }
-  if (!rec.runDir) return undefined;
-  return readRunPidFile(t, rec.runDir);
 }
 
 /**

@@ -1,6 +1,7 @@
-import { type RunHandle, type Transport, killRun, needsKill, readRunPidFile, triageRuns } from '@fleet/exec';
+import { type RunHandle, type Transport, killRun, needsKill, triageRuns } from '@fleet/exec';
 import type { FleetJobs, Registry, RunRecord } from '@fleet/registry';
 import type { Logger } from 'pino';
+import { handleOf } from './run-handle';
 import type { Transports } from './transports';
 
 /**
@@ -36,10 +37,7 @@ export async function sweep(deps: {
       const member = await registry.getMember(run.memberId);
       if (!member) continue;
       const t = await transports.get(member);
-      const handle =
-        run.pid !== undefined && run.bootId && run.startTime
-          ? { pid: run.pid, bootId: run.bootId, startTime: run.startTime, runDir: run.runDir }
-          : await readRunPidFile(t, run.runDir);
+      const handle = await handleOf(t, run);
       const list = byTransport.get(t) ?? [];
       list.push({ run, handle, jobState });
       byTransport.set(t, list);

@@ -89,28 +89,27 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
     let last = typeof req.headers['last-event-id'] === 'string' ? req.headers['last-event-id'] : '0-0';
     const key = registry.keys.output(jobId);
     let lastBeat = Date.now();
+    type Entries = Array<[string, Array<[string, string[]]>]> | null;
+    /** Sends stream entries as SSE events (`type` names the event, `data` is its payload); returns how many. */
+    const sendEntries = (r: Entries): number => {
+      const entries = r?.[0]?.[1] ?? [];
+      for (const [id, fields] of entries) {
+        const f: Record<string, string> = {};
+        for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
+        send(f.type ?? 'output', f.data ?? '', id);
+        last = id;
+      }
+      return entries.length;
+    };
     try {
       while (!closed) {
-        const r0 = (await conn.xread('COUNT', 500, 'BLOCK', 500, 'STREAMS', key, last).catch(() => null)) as Array<
-          [string, Array<[string, string[]]>]
-        > | null;
-        const entries = r0?.[0]?.[1] ?? [];
-        for (const [id, fields] of entries) {
-          const f: Record<string, string> = {};
-          for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
-          send(f.type === 'output' ? 'output' : (f.type ?? 'output'), f.data ?? '', id);
-          last = id;
-        }
-        if (entries.length < 500) {
+        const n = sendEntries((await conn.xread('COUNT', 500, 'BLOCK', 500, 'STREAMS', key, last).catch(() => null)) as Entries);
+        if (n < 500) {
           const job = await jobs.getJob(jobId);
           const state = job ? await job.getState() : 'unknown';
           if (!job || state === 'completed' || state === 'failed') {
             // Drain whatever arrived meanwhile, then the final view.
-            const rest = (await conn.xread('COUNT', 10_000, 'STREAMS', key, last).catch(() => null)) as Array<
-              [string, Array<[string, string[]]>]
-            > | null;
-            for (const [id, fields] of rest?.[0]?.[1] ?? [])
-              send(fields[1] === 'output' ? 'output' : (fields[1] ?? 'output'), fields[3] ?? '', id);
+            sendEntries((await conn.xread('COUNT', 10_000, 'STREAMS', key, last).catch(() => null)) as Entries);
             send('done', JSON.stringify(job ? await jobView(job, reload) : { jobId, state: 'unknown' }));
             break;
           }
