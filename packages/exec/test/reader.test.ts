@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { WrapperReader, parsePidFile } from '../src/run/reader';
+import { parsePidFile } from '../src/os/markers';
+import { WrapperReader } from '../src/run/reader';
 
 const NONCE = '0123456789abcdef0123456789abcdef';
 
@@ -68,5 +69,8 @@ describe('WrapperReader', () => {
     });
     expect(parsePidFile('', '/x')).toBeUndefined();
     expect(parsePidFile('12:', '/x')).toBeUndefined();
+    // Written with one write(2) and no rename: a record is taken only as a complete line, never cut short.
+    expect(parsePidFile('123:boot:45', '/x')).toBeUndefined();
+    expect(parsePidFile('123:boot:456\r\n', '/x')?.startTime).toBe('456');
   });
 });

@@ -1,3 +1,5 @@
+import type { RunHandle } from '../identity';
+
 /**
  * The wire protocol between the wrapper scripts on a member and us. The first line a wrapper prints
  * is `FLEET_PID:<pid>` (the seed's contract), the second `FLEET_ID:<bootId>:<startTime>`; after them
@@ -74,4 +76,13 @@ export function parseTriage(text: string, count: number): TriageResult[] {
   }
   if (out.some((r) => r === undefined)) throw new Error(`incomplete triage output: ${JSON.stringify(text.slice(0, 200))}`);
   return out as TriageResult[];
+}
+
+/** `pid:bootId:startTime`, as the supervisor writes it to runDir/pid. */
+export function parsePidFile(text: string, runDir: string): RunHandle | undefined {
+  // A complete line only: the supervisor writes it with one write(2), so a reader can see the file
+  // empty, but a record without its newline is never taken (it could be cut short).
+  const m = /^(\d+):([^:\s]*):(\d+)\r?\n/.exec(text.replace(/^\s+/, ''));
+  if (!m) return undefined;
+  return { pid: Number(m[1]), bootId: m[2] ?? '', startTime: m[3] ?? '', runDir };
 }

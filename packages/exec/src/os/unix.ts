@@ -55,12 +55,12 @@ printf 'FLEET_EXIT:%s:%s\\n' "$N" "$C"
 `;
 
 /**
- * On a reattach the supervisor is not our child: a watcher polls until the exit file appears or the
- * leader is dead (zombies included — PID 1 may take seconds to reap an orphan).
+ * On a reattach the supervisor is not our child: a watcher polls until the exit file holds its line or
+ * the leader is dead (zombies included — PID 1 may take seconds to reap an orphan).
  */
 const WATCH = `
 fleet_watch() {
-  while [ ! -e "$D/exit" ] && fleet_alive "$P" "$S"; do sleep ${POLL_S}; done
+  while ! { read -r X < "$D/exit"; } 2>/dev/null && fleet_alive "$P" "$S"; do sleep ${POLL_S}; done
 }
 fleet_watch </dev/null >/dev/null 2>&1 &
 W=$!
@@ -68,8 +68,14 @@ W=$!
 
 /**
  * The supervisor: the first process of the new session. It runs the agent with the prompt on stdin
- * and output to a file (an SSH drop can't SIGPIPE it), then writes the exit code atomically. It is
- * constant text: every variable part arrives as a positional parameter.
+ * and output to a file (an SSH drop can't SIGPIPE it), then records the exit code. It is constant
+ * text: every variable part arrives as a positional parameter.
+ *
+ * `pid` and `exit` are each written by one shell builtin: a single write(2) of one short line, no
+ * temp file and rename (that was two `mv` processes per run). A reader therefore takes a record
+ * only when it is a complete line — `read` fails on an empty or unterminated file — and the exit
+ * file is final once the supervisor is gone: a supervisor killed between the open and the write
+ * leaves an empty file, which reads as "no exit code", exactly like no file.
  */
 const SUPERVISOR = [
   'd=$1; shift',
@@ -77,9 +83,9 @@ const SUPERVISOR = [
   'fleet_f() { set -- ${1##*) }; shift 19; s=$1; }',
   '{ read -r b < /proc/sys/kernel/random/boot_id; read -r l < /proc/$$/stat; } 2>/dev/null',
   'fleet_f "$l"',
-  'echo "$$:$b:$s" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid" || exit 96',
+  'echo "$$:$b:$s" > "$d/pid" || exit 96',
   '"$@" < "$d/prompt" > "$d/out" 2>&1; c=$?',
-  'echo "$c" > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"',
+  'echo "$c" > "$d/exit"',
 ].join('\n');
 
 /** The agent's command with its environment, as argv (`env K=V … program args…`). */
@@ -105,19 +111,19 @@ OFF=0
 cd ${shQuote(opts.workFolder, 'workFolder')} 2>/dev/null || { echo "FLEET_ERR:workfolder_missing"; exit 97; }
 [ -r "$D/prompt" ] || { echo "FLEET_ERR:prompt_missing"; exit 97; }
 command -v setsid >/dev/null 2>&1 || { echo "FLEET_ERR:setsid_missing"; exit 97; }
-rm -f "$D/exit" "$D/exit.tmp" "$D/pid" "$D/pid.tmp"
+rm -f "$D/exit" "$D/pid"
 : > "$D/out" || { echo "FLEET_ERR:rundir_unwritable"; exit 97; }
 # W waits for the supervisor (its child) and so ends exactly when the run ends: no polling.
 ( setsid sh -c ${shQuote(SUPERVISOR)} fleet-run "$D" ${cmd} & wait $! ) </dev/null >/dev/null 2>&1 &
 W=$!
 # The supervisor's first act is to record pid:boot:start; that is what we announce.
+# (a complete line only: \`read\` fails on an empty or half-written file).
 i=0
-while [ ! -s "$D/pid" ]; do
+PL=
+until { read -r PL < "$D/pid"; } 2>/dev/null && case $PL in *:*:*) true;; *) false;; esac; do
   if [ $i -ge 400 ]; then echo "FLEET_ERR:spawn_failed"; exit 97; fi
   sleep 0.005; i=$((i + 1))
 done
-PL=
-{ read -r PL < "$D/pid"; } 2>/dev/null
 P=\${PL%%:*}
 echo "FLEET_PID:$P"
 echo "FLEET_ID:\${PL#*:}"

@@ -1,9 +1,8 @@
 import type { RunHandle } from '../identity';
-import { type KillResult, type ProbeResult, type TriageResult, parseKill, parseProbe, parseTriage } from '../os/markers';
+import { type KillResult, type ProbeResult, type TriageResult, parseKill, parsePidFile, parseProbe, parseTriage } from '../os/markers';
 import { type BackoffOptions, withBackoff } from '../transport/backoff';
 import { LocalTransport } from '../transport/local';
 import { type Transport, TransportError } from '../transport/types';
-import { parsePidFile } from './reader';
 
 /** Control operations on one run, each one short script on the member's control shell. */
 

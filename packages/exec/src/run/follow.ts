@@ -7,8 +7,12 @@ import { type KillReport, controlExec, killRun, readRunPidFile } from './control
 import { WrapperReader, type WrapperEvent } from './reader';
 
 export interface RunHooks {
-  /** The FLEET_PID line arrived. Awaited before anything else of the stream is handled. */
-  onPid?(pid: number): void | Promise<void>;
+  /**
+   * The FLEET_PID line arrived. Awaited before anything else of the stream is handled. `identity` is
+   * the full handle when the identity line came in the same read (local runs), so a caller can
+   * persist both in one write; onStarted follows with the same object.
+   */
+  onPid?(pid: number, identity?: RunHandle): void | Promise<void>;
   /** The full identity (pid, boot id, start time, run dir) is known. Awaited likewise. */
   onStarted?(handle: RunHandle): void | Promise<void>;
   /** One line of agent output, in order, exactly once across reconnects. */
@@ -86,6 +90,8 @@ export class RunFollower {
   /** Where this follower started in the output (> 0 after an adoption). */
   private startOffset = 0;
   private wrapperError: string | undefined;
+  /** The handle given to onPid when the identity came with the PID (onStarted gets the same object). */
+  private early: RunHandle | undefined;
 
   constructor(private readonly o: FollowOptions) {}
 
@@ -156,7 +162,8 @@ export class RunFollower {
       for (;;) {
         const next = await Promise.race([it.next(), aborted]);
         if (next === 'aborted' || next.done) break;
-        for (const ev of reader.push(next.value)) await this.apply(ev);
+        const evs = reader.push(next.value);
+        for (let i = 0; i < evs.length; i++) await this.apply(evs[i] as WrapperEvent, evs[i + 1]);
         if (reader.done || signal?.aborted) break;
       }
       if (!signal?.aborted) for (const ev of reader.end()) await this.apply(ev);
@@ -173,15 +180,24 @@ export class RunFollower {
     return end.kind === 'drop' ? end.reason : `wrapper ended (code ${end.code}, signal ${end.signal ?? 'none'})`;
   }
 
-  private async apply(ev: WrapperEvent): Promise<void> {
+  private async apply(ev: WrapperEvent, next?: WrapperEvent): Promise<void> {
     switch (ev.type) {
-      case 'pid':
+      case 'pid': {
         this.pid = ev.pid;
-        await this.o.hooks?.onPid?.(ev.pid);
+        const early =
+          next?.type === 'identity' && !this.handle
+            ? { pid: ev.pid, bootId: next.bootId, startTime: next.startTime, runDir: this.o.runDir }
+            : undefined;
+        if (early) this.early = early;
+        await this.o.hooks?.onPid?.(ev.pid, early);
         return;
+      }
       case 'identity':
         if (this.pid === undefined || this.handle) return;
-        this.handle = { pid: this.pid, bootId: ev.bootId, startTime: ev.startTime, runDir: this.o.runDir };
+        this.handle =
+          this.early?.bootId === ev.bootId && this.early.startTime === ev.startTime
+            ? this.early
+            : { pid: this.pid, bootId: ev.bootId, startTime: ev.startTime, runDir: this.o.runDir };
         await this.o.hooks?.onStarted?.(this.handle);
         return;
       case 'attached':

@@ -1,4 +1,3 @@
-import type { RunHandle } from '../identity';
 import { type Line, LineSplitter } from '../lines';
 import { ATTACH_LINE, ERR_LINE, ID_LINE, PID_LINE, type ProbeState, matchExit } from '../os/markers';
 
@@ -76,11 +75,4 @@ function headerEvent(text: string): WrapperEvent | undefined {
   m = ERR_LINE.exec(text);
   if (m) return { type: 'error', reason: m[1] ?? 'unknown' };
   return undefined;
-}
-
-/** `pid:bootId:startTime`, as the supervisor writes it to runDir/pid. */
-export function parsePidFile(text: string, runDir: string): RunHandle | undefined {
-  const m = /^(\d+):([^:\s]*):(\d+)\s*$/.exec(text.trim());
-  if (!m) return undefined;
-  return { pid: Number(m[1]), bootId: m[2] ?? '', startTime: m[3] ?? '', runDir };
 }

@@ -35,16 +35,17 @@ export async function runAgent(o: RunAgentOptions): Promise<RunOutcome> {
   const fast = transport instanceof LocalTransport && os.supervisorArgv ? transport : undefined;
   try {
     if (fast) {
-      if ((await fast.prepareRunDir(o.workFolder, runDir)) === 'workfolder_missing')
+      if (fast.prepareRun(o.workFolder, runDir, o.prompt) === 'workfolder_missing')
         return { kind: 'not_started', reason: 'workfolder_missing' };
     } else {
       const prep = await controlExec(transport, os.prepareRunDirScript(o.workFolder, runDir), reconnect, o.signal);
       if (prep.includes('FLEET_ERR:workfolder_missing')) return { kind: 'not_started', reason: 'workfolder_missing' };
       if (!prep.includes('FLEET_OK')) return { kind: 'not_started', reason: `cannot create run directory: ${prep.trim().slice(0, 300)}` };
+      await withBackoff(() => transport.writeFile(os.joinPath(runDir, 'prompt'), o.prompt, 0o600), retryTransient, reconnect, o.signal);
     }
-    await withBackoff(() => transport.writeFile(os.joinPath(runDir, 'prompt'), o.prompt, 0o600), retryTransient, reconnect, o.signal);
   } catch (err) {
     if (err instanceof TransportError) return { kind: 'not_started', reason: err.message };
+    if (fast) return { kind: 'not_started', reason: `cannot create run directory: ${(err as Error).message}` };
     throw err;
   }
   await o.onPrepared?.(runDir);

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { type Stats, chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { getOsCommands } from '../os/index';
 import type { OsCommands } from '../os/types';
 import type { RunHandle } from '../identity';
@@ -77,12 +79,23 @@ export class LocalTransport implements Transport {
     };
   }
 
-  /** Fast path: the run directory, created in-process (same checks as prepareRunDirScript). */
-  async prepareRunDir(workFolder: string, runDir: string): Promise<'ok' | 'workfolder_missing'> {
-    const st = await stat(workFolder).catch(() => undefined);
+  /**
+   * Fast path: the run directory (0700) and the prompt file (0600), created in-process with the same
+   * checks as prepareRunDirScript. Synchronous on purpose: a handful of syscalls on a local disk cost
+   * microseconds, where each async call is a thread-pool round trip (~0.2 ms) on the job's path.
+   */
+  prepareRun(workFolder: string, runDir: string, prompt: string | Buffer): 'ok' | 'workfolder_missing' {
+    let st: Stats | undefined;
+    try {
+      st = statSync(workFolder);
+    } catch {}
     if (!st?.isDirectory()) return 'workfolder_missing';
-    await mkdir(runDir, { recursive: true, mode: 0o700 });
-    await chmod(runDir, 0o700);
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    chmodSync(runDir, 0o700);
+    const path = join(runDir, 'prompt');
+    // A fresh file (never a reused one, whose mode could be wider): created 0600 and exclusively.
+    rmSync(path, { force: true });
+    writeFileSync(path, prompt, { mode: 0o600, flag: 'wx' });
     return 'ok';
   }
 
