@@ -186,11 +186,7 @@ export class FleetWorker {
       const final = job && (err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1));
       if (final) void this.registry.incrStat(`jobs_failed:${parseFailure(err.message)?.category ?? 'internal'}`).catch(() => undefined);
     });
-    w.on('completed', (job) => {
-      void this.registry.incrStat('jobs_completed').catch(() => undefined);
-      void this.registry.incrStat('run_ms_sum', Math.round(job.returnvalue?.durationMs ?? 0)).catch(() => undefined);
-      void this.registry.incrStat('run_count').catch(() => undefined);
-    });
+    // Completions are counted by the success transition itself (recordSuccess.lua), once per job.
     this.workers.set(memberId, w);
     this.log.info({ memberId }, 'serving member queue');
   }

@@ -1,17 +1,23 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
+/** One entry of the output stream: an agent line, or a structured event (pid, state) in order with them. */
+type Entry = { type: string; data: string };
+
 /**
  * Live output of one job: each line goes to a capped Redis stream (`<prefix>:job:<id>:out`, read by
  * SSE with backlog for late subscribers) and, batched, to job.log (Bull Board). Writes are batched
- * (every flushMs or maxBatch lines) into one pipeline, so a chatty agent costs few round trips.
+ * (every flushMs or maxBatch lines) into one pipeline, so a chatty agent costs few round trips;
+ * events are queued the same way and flushed at once, never awaited on the run's path.
  */
 export class OutputSink {
-  private batch: string[] = [];
+  private batch: Entry[] = [];
   /** Output bytes covered by the lines pushed so far (the adoption resume point once flushed). */
   private pushedOffset: number;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** The last write error (output is retried by ioredis; this only shows that something was lost). */
+  lastError: Error | undefined;
   lines = 0;
 
   constructor(
@@ -29,34 +35,46 @@ export class OutputSink {
     this.pushedOffset = opts.startOffset ?? 0;
   }
 
-  /** Structured events (pid, state) go on the same stream, in order with the lines. */
-  async event(type: string, value: string): Promise<void> {
-    await this.flush();
-    await this.redis.xadd(this.streamKey, 'MAXLEN', '~', String(this.opts.maxLines), '*', 'type', type, 'data', value);
+  /** A structured event (pid, state): queued in order with the lines and flushed now. */
+  event(type: string, value: string): void {
+    this.batch.push({ type, data: value });
+    void this.flush();
   }
 
   push(line: string): void {
-    this.batch.push(line);
+    this.batch.push({ type: 'output', data: line });
     this.pushedOffset += Buffer.byteLength(line) + 1;
     this.lines++;
     if (this.batch.length >= (this.opts.maxBatch ?? 200)) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.opts.flushMs ?? 100);
   }
 
+  /** Writes what is queued; resolves when everything queued so far is written. Never rejects. */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const lines = this.batch;
+    const entries = this.batch;
     const offset = this.pushedOffset;
     this.batch = [];
-    if (lines.length === 0) return this.flushing;
+    if (entries.length === 0) return this.flushing;
+    const lines = entries.filter((e) => e.type === 'output').map((e) => e.data);
     this.flushing = this.flushing.then(async () => {
       const p = this.redis.pipeline();
-      for (const l of lines) p.xadd(this.streamKey, 'MAXLEN', '~', String(this.opts.maxLines), '*', 'type', 'output', 'data', l);
+      for (const e of entries) p.xadd(this.streamKey, 'MAXLEN', '~', String(this.opts.maxLines), '*', 'type', e.type, 'data', e.data);
       p.expire(this.streamKey, 7 * 86_400);
-      await p.exec();
-      await this.job.log(lines.join('\n')).catch(() => 0);
-      await this.opts.onFlushed?.(offset);
+      try {
+        await Promise.all([
+          // The resume point moves only after the lines it covers are in the stream.
+          p.exec().then((res) => {
+            const failed = res?.find(([e]) => e)?.[0];
+            if (failed) throw failed;
+            return lines.length > 0 ? this.opts.onFlushed?.(offset) : undefined;
+          }),
+          lines.length > 0 ? this.job.log(lines.join('\n')).catch(() => 0) : undefined,
+        ]);
+      } catch (err) {
+        this.lastError = err as Error;
+      }
     });
     return this.flushing;
   }

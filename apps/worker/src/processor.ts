@@ -11,7 +11,6 @@ import {
   runAgent,
 } from '@fleet/exec';
 import {
-  FenceHeldError,
   type Member,
   type PromptJobData,
   type PromptJobResult,
@@ -65,35 +64,39 @@ export function makeProcessor(deps: ProcessorDeps) {
     const fence = fenceToken(jobId, attempt, cfg.workerId);
     const log = deps.log.child({ jobId, memberId, attempt });
 
-    if (await redis.exists(registry.keys.cancelled(jobId))) throw unrecoverable('cancelled', 'cancelled before it started');
-    if (data.deadlineAt !== undefined && Date.now() >= data.deadlineAt)
+    // One round trip: cancel mark, member, recorded result, recorded failure, then the fence.
+    const begin = await registry.beginAttempt(memberId, jobId, attempt, fence, cfg.fenceTtlMs);
+    switch (begin.kind) {
+      case 'cancelled':
+        throw unrecoverable('cancelled', 'cancelled before it started');
+      case 'no_member':
+        throw unrecoverable('member_not_found', `member ${memberId} no longer exists`);
+      case 'done':
+        log.warn(
+          { category: 'already_done' },
+          'job already succeeded (its lock was lost before completion); returning the recorded result',
+        );
+        return decodeResult(begin.result);
+      case 'failed': {
+        // This attempt already ran and failed, but its failure was lost with the job's lock (e.g. Redis
+        // stalled past the lock duration): report it again rather than run the attempt a second time.
+        log.warn({ category: 'already_failed' }, 'attempt already failed (its failure was lost with the lock); reporting it again');
+        const f = parseFailure(begin.reason) ?? { category: 'internal' as const, message: begin.reason };
+        if (begin.retryable) throw new RetryableJobError(f.category, f.message);
+        throw unrecoverable(f.category, f.message);
+      }
+      case 'fenced': {
+        const wait = Math.min(Math.max(begin.pttl, 200), 2_000) + Math.floor(Math.random() * 200);
+        log.info({ holder: begin.holder, retryInMs: wait, category: 'fenced' }, 'member is fenced by another attempt; delaying');
+        await job.moveToDelayed(Date.now() + wait, token);
+        throw new DelayedError();
+      }
+    }
+    // 1. The fence is ours from here on.
+    const member = begin.member;
+    if (data.deadlineAt !== undefined && Date.now() >= data.deadlineAt) {
+      await registry.releaseFence(memberId, fence);
       throw unrecoverable('timeout', 'total timeout reached before this attempt');
-    const member = await registry.getMember(memberId);
-    if (!member) throw unrecoverable('member_not_found', `member ${memberId} no longer exists`);
-    const prior = await registry.getJobResult(jobId);
-    if (prior) {
-      log.warn({ category: 'already_done' }, 'job already succeeded (its lock was lost before completion); returning the recorded result');
-      return decodeResult(prior);
-    }
-    // This attempt already ran and failed, but its failure was lost with the job's lock (e.g. Redis
-    // stalled past the lock duration): report it again rather than run the attempt a second time.
-    const failedBefore = await registry.getAttemptFailure(jobId, attempt);
-    if (failedBefore) {
-      log.warn({ category: 'already_failed' }, 'attempt already failed (its failure was lost with the lock); reporting it again');
-      const f = parseFailure(failedBefore.reason) ?? { category: 'internal' as const, message: failedBefore.reason };
-      if (failedBefore.retryable) throw new RetryableJobError(f.category, f.message);
-      throw unrecoverable(f.category, f.message);
-    }
-
-    // 1. Fence.
-    try {
-      await registry.acquireFence(memberId, fence, cfg.fenceTtlMs);
-    } catch (err) {
-      if (!(err instanceof FenceHeldError)) throw err;
-      const wait = Math.min(Math.max(err.pttl, 200), 2_000) + Math.floor(Math.random() * 200);
-      log.info({ holder: err.holder, retryInMs: wait, category: 'fenced' }, 'member is fenced by another attempt; delaying');
-      await job.moveToDelayed(Date.now() + wait, token);
-      throw new DelayedError();
     }
     log.debug('fence acquired');
 
@@ -165,8 +168,8 @@ export function makeProcessor(deps: ProcessorDeps) {
     try {
       transport = await transports.get(member);
 
-      // 2. Kill-before-spawn, or adopt our own run after a crash.
-      const leftover = await registry.getRun(memberId);
+      // 2. Kill-before-spawn, or adopt our own run after a crash (the record beginAttempt found).
+      const leftover = begin.leftover;
       let adopt: { rec: RunRecord; handle: RunHandle } | undefined;
       if (leftover) {
         const h = await handleOf(transport, leftover);
@@ -225,16 +228,20 @@ export function makeProcessor(deps: ProcessorDeps) {
       bumpIdle();
       if (data.deadlineAt !== undefined) timers.push(setTimeout(() => abort('timeout'), Math.max(0, data.deadlineAt - Date.now())));
 
+      let persisted: RunHandle | undefined;
       const hooks: RunHooks = {
-        onPid: async (pid) => {
-          await registry.setPid(memberId, fence, pid);
+        onPid: async (pid, identity) => {
+          // One write: the PID, with its identity when both arrived together (local runs).
+          await registry.setPid(memberId, fence, pid, identity);
+          if (identity) persisted = identity;
           log.info({ pid }, 'agent spawned; pid persisted');
-          await sink.event('pid', String(pid));
+          sink.event('pid', String(pid));
         },
         onStarted: async (h) => {
           handle = h;
-          await registry.setIdentity(memberId, fence, h);
-          await job.updateProgress({ pid: h.pid, startedAt: Date.now() }).catch(() => undefined);
+          if (persisted !== h) await registry.setIdentity(memberId, fence, h);
+          // Progress is for humans (Bull Board): not worth holding the stream back.
+          void job.updateProgress({ pid: h.pid, startedAt: Date.now() }).catch(() => undefined);
         },
         onLine: (line) => {
           sink.push(line);
@@ -247,7 +254,7 @@ export function makeProcessor(deps: ProcessorDeps) {
       const provider = getProvider(member.provider);
       const resumeId = data.resume ? member.sessionId : undefined;
       const argv = provider.buildArgv(promptOptions(member, data, resumeId));
-      if (!adopt) await sink.event('state', 'starting');
+      if (!adopt) sink.event('state', 'starting');
       const outcome: RunOutcome = adopt
         ? await attachRun({ transport, handle: adopt.handle, offset, hooks, signal: ac.signal, killTimeoutMs: cfg.killTimeoutMs })
         : await runAgent({
@@ -286,6 +293,7 @@ export function makeProcessor(deps: ProcessorDeps) {
               tokensIn: usage.inputTokens,
               tokensOut: usage.outputTokens,
               jobId,
+              durationMs: result.durationMs,
               result: encodeResult(result),
             });
             runCreated = false;

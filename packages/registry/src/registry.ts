@@ -24,6 +24,15 @@ export interface RunRecord {
   adoptedFrom?: string;
 }
 
+/** What beginAttempt found. Only `ready` took the fence. */
+export type AttemptStart =
+  | { kind: 'cancelled' }
+  | { kind: 'no_member' }
+  | { kind: 'done'; result: Record<string, string> }
+  | { kind: 'failed'; retryable: boolean; reason: string }
+  | { kind: 'fenced'; holder: string; pttl: number }
+  | { kind: 'ready'; member: Member; leftover?: RunRecord };
+
 export class FenceHeldError extends Error {
   override name = 'FenceHeldError';
   constructor(
@@ -224,9 +233,10 @@ export class Registry {
     )) as 'ok' | 'no_fence' | 'run_exists';
   }
 
-  /** The PID, the moment its line arrives (compare-and-set on the token). */
-  setPid(memberId: string, token: string, pid: number): Promise<boolean> {
-    return this.updateRun(memberId, token, { pid: String(pid), state: 'running' });
+  /** The PID, the moment its line arrives (compare-and-set on the token); with its identity when known as well. */
+  setPid(memberId: string, token: string, pid: number, identity?: { bootId: string; startTime: string }): Promise<boolean> {
+    const id: Record<string, string> = identity ? { bootId: identity.bootId, startTime: identity.startTime } : {};
+    return this.updateRun(memberId, token, { pid: String(pid), ...id, state: 'running' });
   }
 
   setIdentity(memberId: string, token: string, id: { pid: number; bootId: string; startTime: string }): Promise<boolean> {
@@ -276,7 +286,14 @@ export class Registry {
   async recordSuccess(
     memberId: string,
     token: string,
-    r: { sessionId?: string; tokensIn: number; tokensOut: number; jobId?: string; result?: Record<string, string | number | undefined> },
+    r: {
+      sessionId?: string;
+      tokensIn: number;
+      tokensOut: number;
+      jobId?: string;
+      durationMs?: number;
+      result?: Record<string, string | number | undefined>;
+    },
     now = Date.now(),
   ): Promise<{ runDeleted: boolean; fenceReleased: boolean }> {
     const fields = Object.entries(r.result ?? {})
@@ -287,15 +304,53 @@ export class Registry {
       this.keys.run(memberId),
       this.keys.fence(memberId),
       this.keys.result(r.jobId ?? '-'),
+      this.keys.stats(),
       token,
       r.sessionId ?? '',
       Math.max(0, Math.floor(r.tokensIn)),
       Math.max(0, Math.floor(r.tokensOut)),
       now,
       7 * 86_400,
+      Math.max(0, Math.round(r.durationMs ?? 0)),
       ...(r.jobId ? fields : []),
     )) as [number, number];
     return { runDeleted: run === 1, fenceReleased: fence === 1 };
+  }
+
+  /**
+   * The start of an attempt in one round trip (beginAttempt.lua): cancel mark, member, the job's
+   * recorded result, this attempt's recorded failure, then the fence, then any leftover run record.
+   */
+  async beginAttempt(memberId: string, jobId: string, attempt: number, token: string, ttlMs: number): Promise<AttemptStart> {
+    const r = (await script(this.redis, 'beginAttempt')(
+      this.keys.cancelled(jobId),
+      this.keys.member(memberId),
+      this.keys.secret(memberId),
+      this.keys.result(jobId),
+      this.keys.attemptFailure(jobId, attempt),
+      this.keys.fence(memberId),
+      this.keys.run(memberId),
+      token,
+      ttlMs,
+    )) as [string, ...unknown[]];
+    switch (r[0]) {
+      case 'cancelled':
+      case 'no_member':
+        return { kind: r[0] };
+      case 'done':
+        return { kind: 'done', result: pairs(r[1] as string[]) };
+      case 'failed':
+        return { kind: 'failed', ...decodeFailure(r[1] as string) };
+      case 'fenced':
+        return { kind: 'fenced', holder: r[1] as string, pttl: Number(r[2]) };
+      case 'ready': {
+        const member = this.decodeMember(pairs(r[1] as string[]), r[2] === 1);
+        const leftover = decodeRun(memberId, pairs(r[3] as string[]));
+        return leftover ? { kind: 'ready', member, leftover } : { kind: 'ready', member };
+      }
+      default:
+        throw new Error(`beginAttempt: unexpected reply ${String(r[0])}`);
+    }
   }
 
   /** Records that an attempt failed (after its run was confirmed gone). */
@@ -305,9 +360,7 @@ export class Registry {
 
   async getAttemptFailure(jobId: string, attempt: number): Promise<{ retryable: boolean; reason: string } | undefined> {
     const v = await this.redis.get(this.keys.attemptFailure(jobId, attempt));
-    if (!v) return undefined;
-    const i = v.indexOf(' ');
-    return { retryable: v.slice(0, i) === 'retryable', reason: v.slice(i + 1) };
+    return v ? decodeFailure(v) : undefined;
   }
 
   /** The result a job recorded when it succeeded, if any. */
@@ -363,6 +416,18 @@ export class Registry {
     const { id: _id, sessionId: _s, tokensIn: _i, tokensOut: _o, hasSecret: _h, createdAt: _c, updatedAt: _u, ...spec } = m;
     return spec;
   }
+}
+
+/** A flat HGETALL reply from Lua (`[k1, v1, k2, v2, …]`) as an object. */
+function pairs(flat: string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) o[flat[i] as string] = flat[i + 1] as string;
+  return o;
+}
+
+function decodeFailure(v: string): { retryable: boolean; reason: string } {
+  const i = v.indexOf(' ');
+  return { retryable: v.slice(0, i) === 'retryable', reason: v.slice(i + 1) };
 }
 
 function decodeRun(memberId: string, h: Record<string, string> | undefined): RunRecord | undefined {

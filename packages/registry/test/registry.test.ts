@@ -147,10 +147,11 @@ describe('fence and run record transitions', () => {
     await reg.acquireFence(m.id, T, 5_000);
     await reg.writeRun(m.id, T, { jobId: 'job9', attempt: 1, workerId: 'w', runDir: '/w/r' });
     expect((await reg.listRuns()).find((r) => r.run.memberId === m.id)).toMatchObject({ fence: T });
-    expect(await reg.recordSuccess(m.id, T, { sessionId: 's-1', tokensIn: 10, tokensOut: 5 })).toEqual({
+    expect(await reg.recordSuccess(m.id, T, { sessionId: 's-1', tokensIn: 10, tokensOut: 5, durationMs: 1234 })).toEqual({
       runDeleted: true,
       fenceReleased: true,
     });
+    expect(await reg.stats()).toMatchObject({ jobs_completed: 1, run_count: 1, run_ms_sum: 1234 });
     expect(await reg.getMember(m.id)).toMatchObject({ sessionId: 's-1', tokensIn: 10, tokensOut: 5 });
     expect(await reg.getRun(m.id)).toBeUndefined();
     expect(await reg.fenceHolder(m.id)).toBeNull();
@@ -158,6 +159,37 @@ describe('fence and run record transitions', () => {
     expect(await reg.clearSession(m.id, 'other')).toBe(false);
     expect(await reg.clearSession(m.id, 's-1')).toBe(true);
     expect((await reg.getMember(m.id))?.sessionId).toBeUndefined();
+  });
+
+  it('beginAttempt: cancel mark, member, recorded result, recorded failure, fence, leftover — in that order, fence taken only when ready', async () => {
+    const m = await reg.addMember(local);
+    const fence = `${prefix}:member:${m.id}:fence`;
+    const T = 'jobB:1:w1';
+    // Nothing is taken while the attempt may not run.
+    await redis.set(`${prefix}:job:jobB:cancelled`, '1');
+    expect(await reg.beginAttempt(m.id, 'jobB', 1, T, 5_000)).toEqual({ kind: 'cancelled' });
+    await redis.del(`${prefix}:job:jobB:cancelled`);
+    expect(await reg.beginAttempt('nope', 'jobB', 1, T, 5_000)).toEqual({ kind: 'no_member' });
+    await redis.hset(`${prefix}:job:jobB:result`, 'result', 'r', 'exitCode', '0');
+    expect(await reg.beginAttempt(m.id, 'jobB', 1, T, 5_000)).toEqual({ kind: 'done', result: { result: 'r', exitCode: '0' } });
+    await redis.del(`${prefix}:job:jobB:result`);
+    await reg.recordAttemptFailure('jobB', 1, true, '[overloaded] busy');
+    expect(await reg.beginAttempt(m.id, 'jobB', 1, T, 5_000)).toEqual({ kind: 'failed', retryable: true, reason: '[overloaded] busy' });
+    expect(await redis.exists(fence)).toBe(0);
+    // Attempt 2 has no recorded failure; another attempt holds the fence.
+    await reg.acquireFence(m.id, 'other:1:w9', 5_000);
+    const fenced = await reg.beginAttempt(m.id, 'jobB', 2, 'jobB:2:w1', 5_000);
+    expect(fenced).toMatchObject({ kind: 'fenced', holder: 'other:1:w9' });
+    expect(fenced.kind === 'fenced' && fenced.pttl).toBeGreaterThan(4_000);
+    // Ready: the fence is ours, the member decoded (no secrets), no leftover; then one.
+    await reg.releaseFence(m.id, 'other:1:w9');
+    const ready = await reg.beginAttempt(m.id, 'jobB', 2, 'jobB:2:w1', 5_000);
+    expect(ready).toEqual({ kind: 'ready', member: await reg.getMember(m.id) });
+    expect(await reg.fenceHolder(m.id)).toBe('jobB:2:w1');
+    await reg.writeRun(m.id, 'jobB:2:w1', { jobId: 'jobB', attempt: 2, workerId: 'w1', runDir: '/w/b2' });
+    await reg.releaseFence(m.id, 'jobB:2:w1');
+    const next = await reg.beginAttempt(m.id, 'jobB', 3, 'jobB:3:w2', 5_000);
+    expect(next.kind === 'ready' && next.leftover).toMatchObject({ token: 'jobB:2:w1', runDir: '/w/b2', attempt: 2 });
   });
 
   it('the fence expires by itself (a dead worker cannot hold a member forever)', async () => {

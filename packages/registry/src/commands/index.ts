@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 
 /** Each state transition is one Lua script in this folder, registered on the connection by name. */
 const SCRIPTS = {
+  beginAttempt: 7,
   acquireFence: 1,
   renewFence: 1,
   releaseFence: 1,
@@ -13,7 +14,7 @@ const SCRIPTS = {
   deleteRun: 1,
   adoptRun: 2,
   clearSession: 1,
-  recordSuccess: 4,
+  recordSuccess: 5,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
