@@ -19,7 +19,7 @@ function rawSpawn(): Promise<void> {
 }
 
 /** Raw BullMQ: `n` jobs over `queues` queues, a processor that spawns the command; total concurrency = queues. */
-async function rawBullmq(redisUrl: string, n: number, queues: number): Promise<number> {
+export async function rawBullmq(redisUrl: string, n: number, queues: number): Promise<number> {
   const prefix = `raw-${randomBytes(3).toString('hex')}`;
   const conn = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const qs = Array.from({ length: queues }, (_, i) => new Queue(`q${i}`, { connection: conn, prefix }));
@@ -37,25 +37,16 @@ async function rawBullmq(redisUrl: string, n: number, queues: number): Promise<n
   return ms;
 }
 
-async function ours(n: number, members: number): Promise<number> {
+export async function ours(n: number, members: number): Promise<number> {
   const s = await benchStack();
   try {
     const ids: string[] = [];
     for (let i = 0; i < members; i++) ids.push((await s.localMember(`m${i}`)).id);
-    const jobIds: string[] = [];
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) jobIds.push((await s.jobs.enqueue(ids[i % members] as string, { prompt: 'true', attempts: 1 })).id ?? '');
-    await waitUntil(
-      async () => {
-        const last = await s.jobs.getJob(jobIds.at(-1) ?? '');
-        return (
-          (await last?.getState()) === 'completed' &&
-          (await Promise.all(ids.map((id) => s.jobs.queue(id).getJobCounts('completed')))).reduce((a, c) => a + (c.completed ?? 0), 0) >= n
-        );
-      },
-      600_000,
-      20,
-    );
+    for (let i = 0; i < n; i++) await s.jobs.enqueue(ids[i % members] as string, { prompt: 'true', attempts: 1 });
+    // One HGET per poll (the success transition counts completions), as cheap as the raw baseline's
+    // 'completed' events: the harness must not load the process it measures.
+    await waitUntil(async () => Number(await s.redis.hget(s.registry.keys.stats(), 'jobs_completed')) >= n, 600_000, 5);
     return performance.now() - t0;
   } finally {
     await s.close();

@@ -8,7 +8,8 @@ type Entry = { type: string; data: string };
  * Live output of one job: each line goes to a capped Redis stream (`<prefix>:job:<id>:out`, read by
  * SSE with backlog for late subscribers) and, batched, to job.log (Bull Board). Writes are batched
  * (every flushMs or maxBatch lines) into one pipeline, so a chatty agent costs few round trips;
- * events are queued the same way and flushed at once, never awaited on the run's path.
+ * events are queued the same way (a short run writes its whole stream in one round trip at its
+ * end), never awaited on the run's path.
  */
 export class OutputSink {
   private batch: Entry[] = [];
@@ -19,6 +20,7 @@ export class OutputSink {
   /** The last write error (output is retried by ioredis; this only shows that something was lost). */
   lastError: Error | undefined;
   lines = 0;
+  private expirySet = false;
 
   constructor(
     private readonly redis: Redis,
@@ -35,16 +37,20 @@ export class OutputSink {
     this.pushedOffset = opts.startOffset ?? 0;
   }
 
-  /** A structured event (pid, state): queued in order with the lines and flushed now. */
+  /** A structured event (pid, state): queued in order with the lines, flushed with them. */
   event(type: string, value: string): void {
     this.batch.push({ type, data: value });
-    void this.flush();
+    this.schedule();
   }
 
   push(line: string): void {
     this.batch.push({ type: 'output', data: line });
     this.pushedOffset += Buffer.byteLength(line) + 1;
     this.lines++;
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.batch.length >= (this.opts.maxBatch ?? 200)) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.opts.flushMs ?? 100);
   }
@@ -61,13 +67,15 @@ export class OutputSink {
     this.flushing = this.flushing.then(async () => {
       const p = this.redis.pipeline();
       for (const e of entries) p.xadd(this.streamKey, 'MAXLEN', '~', String(this.opts.maxLines), '*', 'type', e.type, 'data', e.data);
-      p.expire(this.streamKey, 7 * 86_400);
+      // The stream lives 7 days from its first write (re-set by the first flush of a later attempt).
+      if (!this.expirySet) p.expire(this.streamKey, 7 * 86_400);
       try {
         await Promise.all([
           // The resume point moves only after the lines it covers are in the stream.
           p.exec().then((res) => {
             const failed = res?.find(([e]) => e)?.[0];
             if (failed) throw failed;
+            this.expirySet = true;
             return lines.length > 0 ? this.opts.onFlushed?.(offset) : undefined;
           }),
           lines.length > 0 ? this.job.log(lines.join('\n')).catch(() => 0) : undefined,

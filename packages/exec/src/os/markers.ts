@@ -13,6 +13,10 @@ export const ATTACH_LINE = /^FLEET_ATTACH:(alive|gone|rebooted|mismatch)$/;
 export const PROBE_LINE = /^FLEET_PROBE:(alive|gone|rebooted|mismatch):([^:]*):(\d*)$/;
 export const KILL_LINE = /^FLEET_KILL:(killed|already_gone|identity_mismatch|timeout):(\d+)$/;
 
+/** The local spawn helper: ready (or why not), then one line per request. */
+export const HELPER_LINE = /^FLEET_HELPER:([a-z_]+)$/;
+export const SPAWNED_LINE = /^FLEET_SPAWNED:(\d+):(\d+|[a-z_]+)$/;
+
 export function exitMarker(nonce: string): string {
   return `FLEET_EXIT:${nonce}:`;
 }
@@ -85,4 +89,12 @@ export function parsePidFile(text: string, runDir: string): RunHandle | undefine
   const m = /^(\d+):([^:\s]*):(\d+)\r?\n/.exec(text.replace(/^\s+/, ''));
   if (!m) return undefined;
   return { pid: Number(m[1]), bootId: m[2] ?? '', startTime: m[3] ?? '', runDir };
+}
+
+/**
+ * The agent's exit code from the run's record: the second line of \`pid\` (an earlier version's
+ * separate \`exit\` file as a fallback). Complete lines only: an unterminated one may be cut short.
+ */
+export function parseExitRecord(pidText: string, exitText = ''): string | undefined {
+  return /^[^\n]*\n(\d+)\r?\n/.exec(pidText)?.[1] ?? /^(\d+)\r?\n/.exec(exitText)?.[1];
 }

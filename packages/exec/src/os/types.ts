@@ -46,6 +46,13 @@ export interface OsCommands {
    * session itself and produces the wrapper's protocol in-process). Undefined where unsupported.
    */
   supervisorArgv?(opts: Omit<WrapperOptions, 'nonce' | 'workFolder'>): string[];
+  /**
+   * A long-lived local shell that starts supervisors for us (fork + setsid + exec, off our event
+   * loop) and prints `FLEET_SPAWNED:<id>:<pid>` per request; `spawnRequest` builds one request with
+   * every argument quoted. Undefined where unsupported (the caller then spawns itself).
+   */
+  readonly spawnHelperScript?: string;
+  spawnRequest?(id: number, cwd: string, argv: readonly string[]): string;
   reattachScript(opts: ReattachOptions): string;
   probeScript(handle: RunHandle): string;
   killScript(handle: RunHandle, opts: KillOptions): string;

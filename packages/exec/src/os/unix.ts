@@ -37,30 +37,38 @@ fleet_boot() {
   FB=
   { read -r FB < /proc/sys/kernel/random/boot_id; } 2>/dev/null
 }
+fleet_exit() {
+  FX=
+  { { read -r FX && read -r FX; } < "$D/pid"; } 2>/dev/null && return 0
+  FX=
+  { read -r FX < "$D/exit"; } 2>/dev/null && return 0
+  FX=
+  return 1
+}
 `;
 
 /**
  * The streaming tail shared by the first run and a reattach. Needs D (run dir), W (a process that
  * lives exactly as long as the run), N (nonce), OFF (bytes already delivered). When W is gone,
  * `tail --pid` does a final read and stops, so every byte written before the agent exited is
- * delivered; then the nonce'd end marker with the exit code from the exit file (or `none`).
+ * delivered; then the nonce'd end marker with the exit code from the run's record (or `none`).
  */
 const STREAM = `
 tail -c +$((OFF + 1)) -f --pid="$W" -s ${TAIL_S} "$D/out" 2>/dev/null
 wait "$W" 2>/dev/null
-C=none
-if [ -e "$D/exit" ]; then { read -r C < "$D/exit"; } 2>/dev/null || C=none; fi
+fleet_exit
+C=$FX
 case $C in ''|*[!0-9]*) C=none;; esac
 printf 'FLEET_EXIT:%s:%s\\n' "$N" "$C"
 `;
 
 /**
- * On a reattach the supervisor is not our child: a watcher polls until the exit file holds its line or
+ * On a reattach the supervisor is not our child: a watcher polls until the exit code is recorded or
  * the leader is dead (zombies included — PID 1 may take seconds to reap an orphan).
  */
 const WATCH = `
 fleet_watch() {
-  while ! { read -r X < "$D/exit"; } 2>/dev/null && fleet_alive "$P" "$S"; do sleep ${POLL_S}; done
+  while ! fleet_exit && fleet_alive "$P" "$S"; do sleep ${POLL_S}; done
 }
 fleet_watch </dev/null >/dev/null 2>&1 &
 W=$!
@@ -71,11 +79,13 @@ W=$!
  * and output to a file (an SSH drop can't SIGPIPE it), then records the exit code. It is constant
  * text: every variable part arrives as a positional parameter.
  *
- * `pid` and `exit` are each written by one shell builtin: a single write(2) of one short line, no
- * temp file and rename (that was two `mv` processes per run). A reader therefore takes a record
- * only when it is a complete line — `read` fails on an empty or unterminated file — and the exit
- * file is final once the supervisor is gone: a supervisor killed between the open and the write
- * leaves an empty file, which reads as "no exit code", exactly like no file.
+ * The run's record is one file, `pid`: line 1 \`pid:bootId:startTime\` when the supervisor starts,
+ * line 2 the agent's exit code, appended when it ends. Each line is one shell builtin's single
+ * write(2) — no temp file and rename (that was two \`mv\` processes per run), no second file to
+ * create (file creation is the dearest metadata operation on slow or network disks). A reader takes
+ * a line only when complete (\`read\` fails on an unterminated one), and the exit line is final once
+ * the supervisor is gone: none then means no exit code. (Runs of earlier versions wrote the code to
+ * a separate \`exit\` file; readers still look there.)
  */
 const SUPERVISOR = [
   'd=$1; shift',
@@ -85,7 +95,7 @@ const SUPERVISOR = [
   'fleet_f "$l"',
   'echo "$$:$b:$s" > "$d/pid" || exit 96',
   '"$@" < "$d/prompt" > "$d/out" 2>&1; c=$?',
-  'echo "$c" > "$d/exit"',
+  'echo "$c" >> "$d/pid"',
 ].join('\n');
 
 /** The agent's command with its environment, as argv (`env K=V … program args…`). */
@@ -130,6 +140,31 @@ echo "FLEET_ID:\${PL#*:}"
 ${STREAM}`;
 }
 
+/**
+ * The spawn helper: one small \`sh\` per worker process, reading requests on stdin. Forking this
+ * shell costs a fraction of forking the worker (whose fork time grows with its memory, and blocks its
+ * event loop). The background subshell is no process-group leader (no job control here), so
+ * \`setsid\` calls setsid(2) and execs in place: \`$!\` is the supervisor's PID, known before it runs.
+ * The helper reaps finished supervisors as it forks new ones; at most the last lingers as a zombie,
+ * which every liveness check counts as dead. If the helper dies, running supervisors are unaffected
+ * (their own sessions, stdio on /dev/null and files).
+ */
+const SPAWN_HELPER = `command -v setsid >/dev/null 2>&1 || { echo "FLEET_HELPER:setsid_missing"; exit 0; }
+fleet_start() {
+  i=$1; c=$2; shift 2
+  if [ ! -d "$c" ]; then echo "FLEET_SPAWNED:$i:workfolder_missing"; return; fi
+  ( cd "$c" && exec setsid "$@" ) </dev/null >/dev/null 2>&1 &
+  echo "FLEET_SPAWNED:$i:$!"
+}
+echo "FLEET_HELPER:ready"
+`;
+
+function spawnRequest(id: number, cwd: string, argv: readonly string[]): string {
+  if (!Number.isSafeInteger(id) || id < 0) throw new Error('invalid request id');
+  if (argv.length === 0) throw new Error('empty argv');
+  return `fleet_start ${id} ${shQuote(cwd, 'workFolder')} ${argv.map((a) => shQuote(a, 'argument')).join(' ')}\n`;
+}
+
 function handleVars(h: RunHandle): string {
   if (!Number.isSafeInteger(h.pid) || h.pid <= 1) throw new Error(`invalid pid ${h.pid}`);
   if (!/^\d+$/.test(h.startTime)) throw new Error('invalid start time');
@@ -170,8 +205,8 @@ function probeScript(h: RunHandle): string {
   return `${PRELUDE}
 ${handleVars(h)}
 ${CLASSIFY}
-C=
-if [ -e "$D/exit" ]; then { read -r C < "$D/exit"; } 2>/dev/null || C=; fi
+fleet_exit
+C=$FX
 case $C in *[!0-9]*) C=;; esac
 Z=0
 [ -e "$D/out" ] && Z=$(wc -c < "$D/out" | tr -d ' ')
@@ -293,6 +328,8 @@ mkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} && e
 `,
   wrapperScript,
   supervisorArgv: (opts) => ['sh', '-c', SUPERVISOR, 'fleet-run', opts.runDir, ...agentCommand(opts)],
+  spawnHelperScript: SPAWN_HELPER,
+  spawnRequest,
   reattachScript,
   probeScript,
   killScript,

@@ -35,7 +35,7 @@ export async function runAgent(o: RunAgentOptions): Promise<RunOutcome> {
   const fast = transport instanceof LocalTransport && os.supervisorArgv ? transport : undefined;
   try {
     if (fast) {
-      if (fast.prepareRun(o.workFolder, runDir, o.prompt) === 'workfolder_missing')
+      if ((await fast.prepareRun(o.workFolder, runDir, o.prompt)) === 'workfolder_missing')
         return { kind: 'not_started', reason: 'workfolder_missing' };
     } else {
       const prep = await controlExec(transport, os.prepareRunDirScript(o.workFolder, runDir), reconnect, o.signal);

@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { type Stats, chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getOsCommands } from '../os/index';
 import type { OsCommands } from '../os/types';
 import type { RunHandle } from '../identity';
 import { linuxKillRun } from '../os/linux-proc';
 import { spawnLocalRun } from './local-run';
+import { LocalSpawner } from './local-spawner';
 import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError } from './types';
 
 /**
@@ -17,6 +17,7 @@ import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, T
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   readonly os: OsCommands;
+  private spawner: LocalSpawner | undefined;
 
   constructor(os: OsCommands = getOsCommands('linux')) {
     this.os = os;
@@ -80,28 +81,25 @@ export class LocalTransport implements Transport {
   }
 
   /**
-   * Fast path: the run directory (0700) and the prompt file (0600), created in-process with the same
-   * checks as prepareRunDirScript. Synchronous on purpose: a handful of syscalls on a local disk cost
-   * microseconds, where each async call is a thread-pool round trip (~0.2 ms) on the job's path.
+   * Fast path: the run directory (0700) and the prompt file (0600, created exclusively), in-process
+   * with the same checks as prepareRunDirScript. A run directory that already existed (the same
+   * attempt started again after a crash) is emptied of the previous run's files first.
    */
-  prepareRun(workFolder: string, runDir: string, prompt: string | Buffer): 'ok' | 'workfolder_missing' {
-    let st: Stats | undefined;
-    try {
-      st = statSync(workFolder);
-    } catch {}
+  async prepareRun(workFolder: string, runDir: string, prompt: string | Buffer): Promise<'ok' | 'workfolder_missing'> {
+    const st = await stat(workFolder).catch(() => undefined);
     if (!st?.isDirectory()) return 'workfolder_missing';
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    chmodSync(runDir, 0o700);
-    const path = join(runDir, 'prompt');
-    // A fresh file (never a reused one, whose mode could be wider): created 0600 and exclusively.
-    rmSync(path, { force: true });
-    writeFileSync(path, prompt, { mode: 0o600, flag: 'wx' });
+    if ((await mkdir(runDir, { recursive: true, mode: 0o700 })) === undefined) {
+      await chmod(runDir, 0o700);
+      await Promise.all(['prompt', 'out', 'exit', 'pid'].map((f) => rm(join(runDir, f), { force: true })));
+    }
+    await writeFile(join(runDir, 'prompt'), prompt, { mode: 0o600, flag: 'wx' });
     return 'ok';
   }
 
-  /** Fast path: start the supervisor directly and produce the wrapper protocol in-process. */
+  /** Fast path: start the supervisor (through the spawn helper) and produce the wrapper protocol in-process. */
   spawnRun(opts: { argv: string[]; cwd: string; runDir: string; nonce: string }): Promise<StreamChannel> {
-    return spawnLocalRun(opts);
+    this.spawner ??= new LocalSpawner(this.os);
+    return spawnLocalRun({ ...opts, spawner: this.spawner });
   }
 
   /** Fast path: the identity-checked tree kill, in-process (Linux /proc). */
@@ -109,7 +107,10 @@ export class LocalTransport implements Transport {
     return linuxKillRun(handle, timeoutMs);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.spawner?.close();
+    this.spawner = undefined;
+  }
 }
 
 function killGroup(child: ChildProcess): void {

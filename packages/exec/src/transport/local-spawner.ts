@@ -1,0 +1,110 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { HELPER_LINE, SPAWNED_LINE } from '../os/markers';
+import type { OsCommands } from '../os/types';
+
+/** The outcome of one start request: the supervisor's PID, or why nothing was started. */
+export type SpawnResult = { pid: number } | { error: 'workfolder_missing' | 'spawn_failed' };
+
+/**
+ * Starts supervisors in their own sessions. Through the OS's spawn helper when it has one (a small
+ * long-lived shell: the fork happens there, not in this process, whose fork blocks the event loop
+ * for a time that grows with its memory); otherwise, or if the helper cannot be used, with a
+ * detached child_process.spawn. A request whose answer is lost with the helper is `spawn_failed`
+ * only as far as we know: the caller recovers the truth from the run directory.
+ */
+export class LocalSpawner {
+  private helper: ChildProcess | undefined;
+  private ready: Promise<boolean> | undefined;
+  private readonly waiting = new Map<number, (r: SpawnResult) => void>();
+  private seq = 0;
+  private disabled = false;
+
+  constructor(private readonly os: OsCommands) {}
+
+  async start(argv: readonly string[], cwd: string): Promise<SpawnResult> {
+    if (this.os.spawnHelperScript && this.os.spawnRequest && !this.disabled && (await this.helperReady())) {
+      const h = this.helper;
+      if (h?.stdin?.writable) {
+        const id = ++this.seq;
+        const answer = new Promise<SpawnResult>((resolve) => this.waiting.set(id, resolve));
+        (h.stdout as Socket | null)?.ref();
+        h.stdin.write(this.os.spawnRequest(id, cwd, argv));
+        return answer;
+      }
+    }
+    return spawnDirect(argv, cwd);
+  }
+
+  private helperReady(): Promise<boolean> {
+    if (this.ready) return this.ready;
+    const h = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    this.helper = h;
+    this.ready = new Promise<boolean>((resolve) => {
+      let buf = '';
+      h.stdout?.setEncoding('utf8');
+      h.stdout?.on('data', (chunk: string) => {
+        buf += chunk;
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          const ready = HELPER_LINE.exec(line);
+          if (ready) {
+            if (ready[1] !== 'ready') this.disabled = true;
+            resolve(ready[1] === 'ready');
+            continue;
+          }
+          const m = SPAWNED_LINE.exec(line);
+          const done = m && this.waiting.get(Number(m[1]));
+          if (!m || !done) continue;
+          this.waiting.delete(Number(m[1]));
+          if (this.waiting.size === 0) (h.stdout as Socket | null)?.unref();
+          done(
+            /^\d+$/.test(m[2] ?? '')
+              ? { pid: Number(m[2]) }
+              : { error: m[2] === 'workfolder_missing' ? 'workfolder_missing' : 'spawn_failed' },
+          );
+        }
+      });
+      const gone = () => {
+        resolve(false);
+        if (this.helper === h) {
+          this.helper = undefined;
+          this.ready = undefined;
+        }
+        // Unanswered requests may or may not have started a supervisor: the caller looks at the run directory.
+        for (const done of this.waiting.values()) done({ error: 'spawn_failed' });
+        this.waiting.clear();
+      };
+      h.on('error', gone);
+      h.on('exit', gone);
+      h.stdin?.on('error', () => {});
+    });
+    h.stdin?.write(this.os.spawnHelperScript ?? '');
+    // The helper must never keep this process alive.
+    h.unref();
+    (h.stdin as Socket | null)?.unref();
+    (h.stdout as Socket | null)?.unref();
+    return this.ready;
+  }
+
+  /** The helper's PID while one runs (for tests and diagnostics). */
+  get helperPid(): number | undefined {
+    return this.helper?.pid;
+  }
+
+  close(): void {
+    this.helper?.stdin?.end();
+    this.helper = undefined;
+    this.ready = undefined;
+  }
+}
+
+function spawnDirect(argv: readonly string[], cwd: string): Promise<SpawnResult> {
+  const [cmd, ...args] = argv;
+  const child = spawn(cmd ?? 'sh', args, { cwd, detached: true, stdio: 'ignore' });
+  return new Promise((resolve) => {
+    child.once('spawn', () => resolve(child.pid === undefined ? { error: 'spawn_failed' } : { pid: child.pid }));
+    child.once('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code === 'ENOENT' ? 'workfolder_missing' : 'spawn_failed' }));
+  });
+}

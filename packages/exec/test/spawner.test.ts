@@ -1,0 +1,53 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlive, procStat, tempDir, waitFor } from '@fleet/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getOsCommands } from '../src/os/index';
+import { LocalSpawner } from '../src/transport/local-spawner';
+
+/**
+ * The local spawn helper: a small long-lived shell forks the supervisors, so this process never
+ * forks on a run's path. What must hold: the PID it answers is the new session's leader, arguments
+ * reach it verbatim, and losing the helper loses no run and stops no start.
+ */
+describe('LocalSpawner (spawn helper)', () => {
+  const dir = tempDir('fleet-spawner-');
+  const spawner = new LocalSpawner(getOsCommands('linux'));
+  afterAll(() => {
+    spawner.close();
+    dir.remove();
+  });
+
+  it('answers the PID of a new session leader, with hostile arguments passed verbatim', async () => {
+    const canary = join(dir.path, 'canary');
+    const hostile = `it's "quoted" $(touch ${canary}) \`touch ${canary}\`; touch ${canary}\nnext line \\ end`;
+    const r = await spawner.start(['sh', '-c', 'printf %s "$1" > arg; sleep 0.3', 'fleet-test', hostile], dir.path);
+    expect('pid' in r).toBe(true);
+    if (!('pid' in r)) return;
+    await waitFor(() => existsSync(join(dir.path, 'arg')) && readFileSync(join(dir.path, 'arg'), 'utf8').length > 0, 5_000);
+    // Its own session and group, named after the PID we were given (setsid ran in place, no fork).
+    expect(procStat(r.pid)).toMatchObject({ sid: r.pid, pgrp: r.pid });
+    expect(readFileSync(join(dir.path, 'arg'), 'utf8')).toBe(hostile);
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  it('a missing work folder is reported, nothing is started', async () => {
+    expect(await spawner.start(['sh', '-c', 'true'], join(dir.path, 'nope'))).toEqual({ error: 'workfolder_missing' });
+  });
+
+  it('when the helper dies, running supervisors keep running and the next start brings a new helper', async () => {
+    const work = join(dir.path, 'w2');
+    mkdirSync(work);
+    const r = await spawner.start(['sleep', '30'], work);
+    if (!('pid' in r)) throw new Error('not started');
+    const helper = spawner.helperPid;
+    expect(helper).toBeDefined();
+    process.kill(helper as number, 'SIGKILL');
+    await waitFor(() => spawner.helperPid === undefined, 5_000);
+    expect(isAlive(r.pid)).toBe(true);
+    const again = await spawner.start(['sh', '-c', 'true'], work);
+    expect('pid' in again).toBe(true);
+    expect(spawner.helperPid).not.toBe(helper);
+    process.kill(r.pid, 'SIGKILL');
+  });
+});
