@@ -137,11 +137,14 @@ export function makeProcessor(deps: ProcessorDeps) {
     let transport: Transport | undefined;
     let handle: RunHandle | undefined;
     let runCreated = false;
+    let recordWritten: Promise<void> | undefined;
 
     /** Kill what this attempt may have started, confirm, then drop the record. Never throws. */
     const cleanUp = async (why: string): Promise<KillReport | undefined> => {
       let report: KillReport | undefined;
       try {
+        // A record write still in flight (the run may have ended before its spawn) lands first.
+        await recordWritten?.catch(() => undefined);
         if (transport && runCreated) {
           const rec = await registry.getRun(memberId);
           const h = handle ?? (rec && rec.token === fence ? await handleOf(transport, rec) : undefined);
@@ -204,10 +207,14 @@ export function makeProcessor(deps: ProcessorDeps) {
       // 3–6. Record first, then spawn (or reattach).
       const runId = `${jobId}-${attempt}`;
       const runDir = adopt ? adopt.rec.runDir : transport.os.runDir(member.workFolder, runId);
-      if (!adopt) {
-        const w = await registry.writeRun(memberId, fence, { jobId, attempt, workerId: cfg.workerId, runDir });
-        if (w !== 'ok') throw new RetryableJobError('fence_lost', `cannot write the run record: ${w}`);
-      }
+      // Record first: written while the run directory is prepared, awaited before the spawn (onPrepared).
+      recordWritten = adopt
+        ? undefined
+        : registry.writeRun(memberId, fence, { jobId, attempt, workerId: cfg.workerId, runDir }).then((w) => {
+            if (w !== 'ok') throw new RetryableJobError('fence_lost', `cannot write the run record: ${w}`);
+          });
+      recordWritten?.catch(() => undefined); // awaited below; this only keeps it from being "unhandled" meanwhile
+      // (cleanUp deletes only a record with our token: harmless if the write failed.)
       runCreated = true;
       handle = adopt?.handle;
 
@@ -247,6 +254,8 @@ export function makeProcessor(deps: ProcessorDeps) {
           sink.push(line);
           bumpIdle();
         },
+        // The run ended: write its output while its session is checked for leftovers.
+        onExit: () => void sink.flush(),
         onDrop: ({ reason, drops }) =>
           log.warn({ pid: handle?.pid, reason, drops }, 'stream dropped; reconnecting (the agent keeps running)'),
       };
@@ -264,6 +273,7 @@ export function makeProcessor(deps: ProcessorDeps) {
             argv,
             env: member.agentEnv,
             prompt: data.prompt,
+            onPrepared: () => recordWritten,
             hooks,
             signal: ac.signal,
             killTimeoutMs: cfg.killTimeoutMs,

@@ -24,7 +24,7 @@ describe('LocalSpawner (spawn helper)', () => {
     const r = await spawner.start(['sh', '-c', 'printf %s "$1" > arg; sleep 0.3', 'fleet-test', hostile], dir.path);
     expect('pid' in r).toBe(true);
     if (!('pid' in r)) return;
-    await waitFor(() => existsSync(join(dir.path, 'arg')) && readFileSync(join(dir.path, 'arg'), 'utf8').length > 0, 5_000);
+    await waitFor(() => existsSync(join(dir.path, 'arg')) && readFileSync(join(dir.path, 'arg'), 'utf8').length > 0, { timeoutMs: 5_000 });
     // Its own session and group, named after the PID we were given (setsid ran in place, no fork).
     expect(procStat(r.pid)).toMatchObject({ sid: r.pid, pgrp: r.pid });
     expect(readFileSync(join(dir.path, 'arg'), 'utf8')).toBe(hostile);
@@ -43,7 +43,7 @@ describe('LocalSpawner (spawn helper)', () => {
     const helper = spawner.helperPid;
     expect(helper).toBeDefined();
     process.kill(helper as number, 'SIGKILL');
-    await waitFor(() => spawner.helperPid === undefined, 5_000);
+    await waitFor(() => spawner.helperPid === undefined, { timeoutMs: 5_000 });
     expect(isAlive(r.pid)).toBe(true);
     const again = await spawner.start(['sh', '-c', 'true'], work);
     expect('pid' in again).toBe(true);

@@ -1,4 +1,5 @@
-import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { procTable } from './linux-proc-scan';
 
 /**
  * In-process Linux process identity (what the shell scripts read with `read` from /proc), for the
@@ -50,36 +51,6 @@ function readStat(pid: number): Stat | undefined {
   }
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return { pid, state: f[0] ?? '', ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]), start: Number(f[19]) };
-}
-
-function scanProc(): Stat[] {
-  const all: Stat[] = [];
-  for (const name of readdirSync('/proc')) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    const st = readStat(pid);
-    if (st && !dead(st.state)) all.push(st);
-  }
-  return all;
-}
-
-let pendingScan: Promise<Stat[]> | undefined;
-
-/**
- * The live processes, from one pass over /proc taken after this call. Callers in the same turn of
- * the event loop share the pass (with many runs ending together, one pass serves them all); each
- * gets a table read after its own request, which is what a kill round needs.
- */
-function procTable(): Promise<Stat[]> {
-  pendingScan ??= new Promise((resolve) =>
-    setImmediate(() => {
-      pendingScan = undefined;
-      resolve(scanProc());
-    }),
-  );
-  return pendingScan;
 }
 
 /**

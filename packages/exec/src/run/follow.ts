@@ -15,6 +15,8 @@ export interface RunHooks {
   onPid?(pid: number, identity?: RunHandle): void | Promise<void>;
   /** The full identity (pid, boot id, start time, run dir) is known. Awaited likewise. */
   onStarted?(handle: RunHandle): void | Promise<void>;
+  /** The end marker arrived (the exit code, or undefined if none): called before the end-of-run cleanup. */
+  onExit?(exitCode: number | undefined): void;
   /** One line of agent output, in order, exactly once across reconnects. */
   onLine?(text: string): void | Promise<void>;
   /** The stream was lost without the end marker; we are about to reconnect. */
@@ -213,6 +215,7 @@ export class RunFollower {
         return;
       case 'exit':
         this.exitCode = ev.exitCode;
+        this.o.hooks?.onExit?.(ev.exitCode);
         return;
     }
   }

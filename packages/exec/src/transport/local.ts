@@ -86,9 +86,18 @@ export class LocalTransport implements Transport {
    * attempt started again after a crash) is emptied of the previous run's files first.
    */
   async prepareRun(workFolder: string, runDir: string, prompt: string | Buffer): Promise<'ok' | 'workfolder_missing'> {
-    const st = await stat(workFolder).catch(() => undefined);
-    if (!st?.isDirectory()) return 'workfolder_missing';
-    if ((await mkdir(runDir, { recursive: true, mode: 0o700 })) === undefined) {
+    // The common case in one call: the runs folder exists, the run directory does not.
+    const made = await mkdir(runDir, { mode: 0o700 }).then(
+      () => 'made' as const,
+      (e: NodeJS.ErrnoException) =>
+        e.code === 'EEXIST' ? ('existed' as const) : e.code === 'ENOENT' ? ('no_parent' as const) : Promise.reject(e),
+    );
+    if (made === 'no_parent') {
+      // Never create the work folder itself: only its .fleet/runs.
+      const st = await stat(workFolder).catch(() => undefined);
+      if (!st?.isDirectory()) return 'workfolder_missing';
+      await mkdir(runDir, { recursive: true, mode: 0o700 });
+    } else if (made === 'existed') {
       await chmod(runDir, 0o700);
       await Promise.all(['prompt', 'out', 'exit', 'pid'].map((f) => rm(join(runDir, f), { force: true })));
     }
