@@ -28,7 +28,7 @@ export async function benchWrapperOverhead(): Promise<BenchRow[]> {
     const ours = await timeEach(n, async (i) => {
       const out = await runAgent({ transport: t, runId: `bench-${i}`, workFolder: work, argv: ['true'], prompt: 'prompt' });
       if (out.kind !== 'exited' || out.exitCode !== 0) throw new Error(`bad outcome ${out.kind}`);
-    });
+    }).finally(() => t.close());
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     return [
       {

@@ -165,7 +165,7 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     const r = await s.http('POST', '/v1/members', {
       name: 'ssh-secret',
       ...sshMemberFields(sshd),
-      workFolder: '/tmp',
+      workFolder: s.dir,
       provider: 'shell',
     });
     expect(r.status).toBe(201);

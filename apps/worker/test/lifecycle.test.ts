@@ -157,7 +157,7 @@ describe('worker lifecycle', () => {
       username: sshd.username,
       password: 'sup3r-s3cret-pw',
       hostKeySha256: sshd.hostKeySha256,
-      workFolder: '/tmp',
+      workFolder: member.workFolder,
       provider: 'shell',
     });
     const failing = await fleet.jobs.enqueue(bad.id, { prompt: 'echo hi', attempts: 1 });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAKE_AGENT, tempDir } from '@fleet/testkit';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { classifyError } from '../src/providers/classify';
 import { type ErrorCategory, type ProviderName, RETRYABLE, getProvider } from '../src/providers/index';
 
@@ -67,6 +67,7 @@ describe('classification of real CLI output (captured from the npm packages with
 
 describe('classification of the fake agent (claude-like) behaviours', () => {
   const state = tempDir('fleet-classify-');
+  afterAll(() => state.remove());
   function fake(prompt: string, extra: string[] = []): { exit: number; lines: string[] } {
     const r = spawnSync(FAKE_AGENT, ['-p', '--output-format', 'stream-json', '--verbose', ...extra], {
       input: prompt,
