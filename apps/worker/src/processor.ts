@@ -227,12 +227,21 @@ export function makeProcessor(deps: ProcessorDeps) {
 
       // 10. Timeouts: inactivity (no output for N s) and the job's total deadline.
       const inactivityMs = (data.inactivityTimeoutS ?? cfg.defaultInactivityTimeoutS) * 1000;
+      // One timer, re-armed only when it fires early: a line just moves the mark (a chatty agent
+      // must not cost a clearTimeout + setTimeout per line).
+      let lastOutput = Date.now();
       let idle: NodeJS.Timeout | undefined;
-      const bumpIdle = () => {
-        if (idle) clearTimeout(idle);
-        idle = setTimeout(() => abort('inactivity'), inactivityMs);
+      const armIdle = (ms: number) => {
+        idle = setTimeout(() => {
+          const quiet = Date.now() - lastOutput;
+          if (quiet >= inactivityMs) abort('inactivity');
+          else armIdle(inactivityMs - quiet);
+        }, ms);
       };
-      bumpIdle();
+      const bumpIdle = () => {
+        lastOutput = Date.now();
+      };
+      armIdle(inactivityMs);
       if (data.deadlineAt !== undefined) timers.push(setTimeout(() => abort('timeout'), Math.max(0, data.deadlineAt - Date.now())));
 
       let persisted: RunHandle | undefined;
@@ -390,7 +399,8 @@ export function makeProcessor(deps: ProcessorDeps) {
     } finally {
       clearInterval(renew);
       for (const t of timers) clearTimeout(t);
-      deps.active.delete(jobId);
+      // Only our own entry: a re-delivery of the same job in this process may have replaced it.
+      if (deps.active.get(jobId) === ac) deps.active.delete(jobId);
     }
   };
 }

@@ -211,6 +211,10 @@ describe('run protocol scenarios', () => {
     const d2 = await fleet.waitJob(total.id ?? '');
     expect(d2.failedReason).toMatch(/^\[timeout\] total timeout/);
     expect(Date.now() - started).toBeLessThan(8_000);
+    // Output keeps a run alive: 2.4 s of a line every 0.3 s with a 1 s inactivity limit completes.
+    const steady = Array.from({ length: 8 }, () => '@lines 1\n@sleep 0.3').join('\n');
+    const d3 = await fleet.waitJob((await fleet.jobs.enqueue(member.id, { prompt: steady, inactivityTimeoutS: 1 })).id ?? '');
+    expect(await d3.getState()).toBe('completed');
     await waitFor(() => state.live().length === 0, { what: 'agents gone' });
   });
 

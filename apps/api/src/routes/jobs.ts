@@ -77,39 +77,43 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
       closed = true;
       conn.disconnect();
     });
+    const frame = (event: string, data: string, id?: string) =>
+      `${id ? `id: ${id}\n` : ''}event: ${event}\n${data
+        .split('\n')
+        .map((l) => `data: ${l}`)
+        .join('\n')}\n\n`;
     const send = (event: string, data: string, id?: string) => {
-      if (closed) return;
-      res.write(
-        `${id ? `id: ${id}\n` : ''}event: ${event}\n${data
-          .split('\n')
-          .map((l) => `data: ${l}`)
-          .join('\n')}\n\n`,
-      );
+      if (!closed) res.write(frame(event, data, id));
     };
     let last = typeof req.headers['last-event-id'] === 'string' ? req.headers['last-event-id'] : '0-0';
     const key = registry.keys.output(jobId);
     let lastBeat = Date.now();
+    let lastCheck = 0;
     type Entries = Array<[string, Array<[string, string[]]>]> | null;
-    /** Sends stream entries as SSE events (`type` names the event, `data` is its payload); returns how many. */
+    /** Sends stream entries as SSE events (`type` names the event, `data` is its payload), one write per batch; returns how many. */
     const sendEntries = (r: Entries): number => {
       const entries = r?.[0]?.[1] ?? [];
+      const out: string[] = [];
       for (const [id, fields] of entries) {
         const f: Record<string, string> = {};
         for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
-        send(f.type ?? 'output', f.data ?? '', id);
+        out.push(frame(f.type ?? 'output', f.data ?? '', id));
         last = id;
       }
+      if (out.length > 0 && !closed) res.write(out.join(''));
       return entries.length;
     };
     try {
       while (!closed) {
-        const n = sendEntries((await conn.xread('COUNT', 500, 'BLOCK', 500, 'STREAMS', key, last).catch(() => null)) as Entries);
-        if (n < 500) {
+        const n = sendEntries((await conn.xread('COUNT', 2_000, 'BLOCK', 500, 'STREAMS', key, last).catch(() => null)) as Entries);
+        // Has the job ended? Asked when the stream is quiet, and at most every 250 ms while it flows.
+        if (n === 0 || (n < 2_000 && Date.now() - lastCheck > 250)) {
+          lastCheck = Date.now();
           const job = await jobs.getJob(jobId);
           const state = job ? await job.getState() : 'unknown';
           if (!job || state === 'completed' || state === 'failed') {
             // Drain whatever arrived meanwhile, then the final view.
-            sendEntries((await conn.xread('COUNT', 10_000, 'STREAMS', key, last).catch(() => null)) as Entries);
+            while (sendEntries((await conn.xread('COUNT', 10_000, 'STREAMS', key, last).catch(() => null)) as Entries) === 10_000);
             send('done', JSON.stringify(job ? await jobView(job, reload) : { jobId, state: 'unknown' }));
             break;
           }
