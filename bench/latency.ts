@@ -3,8 +3,8 @@ import { type BenchRow, QUICK, percentile } from './lib';
 import { benchStack, waitUntil } from './stack';
 
 /**
- * Bench 2: enqueue → PID persisted in Redis (the worker XADDs the `pid` event right after the
- * compare-and-set; stream ids carry the ms timestamp). Baseline: a Redis round trip (PING).
+ * Bench 2: enqueue → PID persisted in Redis (the run record's `pidAt`, set by the compare-and-set
+ * that persists the PID). Baseline: a Redis round trip (PING).
  * Bench 3: cancel → the whole process tree gone (polled in /proc every 2 ms). Baseline: the raw
  * kill(2) + reap of a child process.
  */
@@ -35,12 +35,11 @@ export async function benchLatency(): Promise<BenchRow[]> {
       for (let i = 0; i < n; i++) {
         const t0 = Date.now();
         const job = await s.jobs.enqueue(m.id, { prompt: 'sleep 0.05', attempts: 1 });
-        const key = s.registry.keys.output(job.id ?? '');
         let pidAt = 0;
         await waitUntil(
           async () => {
-            const e = (await s.redis.xrange(key, '-', '+')).find(([, f]) => f[1] === 'pid');
-            if (e) pidAt = Number(e[0].split('-')[0]);
+            const rec = await s.registry.getRun(m.id);
+            if (rec && rec.jobId === job.id && rec.pidAt) pidAt = rec.pidAt;
             return pidAt > 0;
           },
           30_000,

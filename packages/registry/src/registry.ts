@@ -19,6 +19,8 @@ export interface RunRecord {
   bootId?: string;
   startTime?: string;
   startedAt: number;
+  /** When the PID was persisted (epoch ms). */
+  pidAt?: number;
   /** Output bytes already published (resume point for an adopting attempt). */
   outOffset: number;
   adoptedFrom?: string;
@@ -236,7 +238,7 @@ export class Registry {
   /** The PID, the moment its line arrives (compare-and-set on the token); with its identity when known as well. */
   setPid(memberId: string, token: string, pid: number, identity?: { bootId: string; startTime: string }): Promise<boolean> {
     const id: Record<string, string> = identity ? { bootId: identity.bootId, startTime: identity.startTime } : {};
-    return this.updateRun(memberId, token, { pid: String(pid), ...id, state: 'running' });
+    return this.updateRun(memberId, token, { pid: String(pid), pidAt: String(Date.now()), ...id, state: 'running' });
   }
 
   setIdentity(memberId: string, token: string, id: { pid: number; bootId: string; startTime: string }): Promise<boolean> {
@@ -445,6 +447,8 @@ function decodeRun(memberId: string, h: Record<string, string> | undefined): Run
   };
   const pid = int(h.pid);
   if (pid !== undefined) r.pid = pid;
+  const pidAt = int(h.pidAt);
+  if (pidAt !== undefined) r.pidAt = pidAt;
   if (h.bootId) r.bootId = h.bootId;
   if (h.startTime) r.startTime = h.startTime;
   if (h.adoptedFrom) r.adoptedFrom = h.adoptedFrom;

@@ -113,6 +113,7 @@ describe('fence and run record transitions', () => {
     expect(await reg.setPid(member, A, 4242)).toBe(true);
     expect(await reg.setIdentity(member, A, { pid: 4242, bootId: 'b', startTime: '777' })).toBe(true);
     expect(await reg.getRun(member)).toMatchObject({ pid: 4242, bootId: 'b', startTime: '777', state: 'running' });
+    expect(Math.abs(((await reg.getRun(member))?.pidAt ?? 0) - Date.now())).toBeLessThan(5_000);
     expect(await reg.setPid(member, B, 9999)).toBe(false);
     expect((await reg.getRun(member))?.pid).toBe(4242);
     expect(await reg.setOutOffset(member, A, 123)).toBe(true);
