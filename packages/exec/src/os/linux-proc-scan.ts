@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
 /** One live (non-zombie) process of the table. */
@@ -13,8 +14,8 @@ export interface ProcRow {
 
 /**
  * The pass over /proc, as plain JavaScript so that one text runs in a worker thread (the pass is
- * ~8 µs per process of synchronous syscalls: with many runs ending, that is CPU the event loop
- * should not spend) or, if no thread can be had, in this one. Each stat file: one open, one read,
+ * ~8 µs per process of synchronous syscalls: with many runs ending, that is CPU a busy event loop
+ * should not spend) or in this one (when the loop is idle, or no thread can be had). Each stat file: one open, one read,
  * one close. Rows come back flat: pid, ppid, pgrp, sid, start.
  */
 const SCAN = `
@@ -48,6 +49,29 @@ let inline: ((self: number) => number[]) | undefined;
 function scanHere(): number[] {
   inline ??= new Function('require', `${SCAN}\nreturn scan;`)(createRequire(import.meta.url)) as (self: number) => number[];
   return inline(process.pid);
+}
+
+/**
+ * Whether the event loop is busy (utilization over the last ~100 ms above 60 %). A pass handed to
+ * the thread costs a message round trip (~0.5 ms on a loaded 2-core machine) more than one done here:
+ * worth it only when the loop has better things to do.
+ */
+let eluMark = performance.eventLoopUtilization();
+let eluAt = performance.now();
+let busy = false;
+function loopBusy(): boolean {
+  const now = performance.now();
+  if (now - eluAt >= 100) {
+    const cur = performance.eventLoopUtilization();
+    busy = performance.eventLoopUtilization(cur, eluMark).utilization > 0.6;
+    eluMark = cur;
+    eluAt = now;
+  }
+  return busy;
+}
+
+function scan(): Promise<number[]> {
+  return loopBusy() ? scanInThread() : Promise.resolve(scanHere());
 }
 
 function scanInThread(): Promise<number[]> {
@@ -93,7 +117,7 @@ export function procTable(): Promise<ProcRow[]> {
   pending ??= new Promise<ProcRow[]>((resolve) =>
     setImmediate(() => {
       pending = undefined;
-      void scanInThread().then((flat) => {
+      void scan().then((flat) => {
         const rows: ProcRow[] = [];
         for (let i = 0; i + 4 < flat.length; i += 5) {
           rows.push({
