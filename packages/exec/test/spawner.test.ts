@@ -1,9 +1,12 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive, procStat, tempDir, waitFor } from '@fleet/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getOsCommands } from '../src/os/index';
-import { LocalSpawner } from '../src/transport/local-spawner';
+import { RunFollower, newNonce } from '../src/run/follow';
+import { LocalTransport } from '../src/transport/local';
+import { spawnLocalRun } from '../src/transport/local-run';
+import { LocalSpawner, type SpawnResult } from '../src/transport/local-spawner';
 
 /**
  * The local spawn helper: a small long-lived shell forks the supervisors, so this process never
@@ -49,5 +52,34 @@ describe('LocalSpawner (spawn helper)', () => {
     expect('pid' in again).toBe(true);
     expect(spawner.helperPid).not.toBe(helper);
     process.kill(r.pid, 'SIGKILL');
+  });
+
+  it.each([
+    ['after the supervisor wrote its record', true],
+    ['before the supervisor wrote its record (a drop before the PID line)', false],
+  ])('a start whose answer is lost %s is recovered from the run directory and followed to its own exit code', async (_what, late) => {
+    const os = getOsCommands('linux');
+    const work = join(dir.path, `w3-${late}`);
+    const runDir = join(work, '.fleet', 'runs', 'lost-answer-1');
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(runDir, 'prompt'), 'echo one; sleep 0.3; echo two; exit 4\n');
+    const argv = os.supervisorArgv?.({ runDir, argv: ['sh'] }) ?? [];
+    // The supervisor really starts, but the caller is told nothing came back.
+    const lossy = {
+      start: async (a: readonly string[], cwd: string): Promise<SpawnResult> => {
+        const started = spawner.start(a, cwd);
+        if (late) await started;
+        return { error: 'spawn_failed' };
+      },
+    } as unknown as LocalSpawner;
+    const transport = new LocalTransport();
+    const nonce = newNonce();
+    const lines: string[] = [];
+    const channel = await spawnLocalRun({ argv, cwd: work, runDir, nonce, spawner: lossy });
+    const out = await new RunFollower({ transport, runDir, hooks: { onLine: (l) => void lines.push(l) } }).follow({ channel, nonce });
+    await transport.close();
+    expect(out.kind).toBe('exited');
+    if (out.kind === 'exited') expect(out.exitCode).toBe(4);
+    expect(lines).toEqual(['one', 'two']);
   });
 });
