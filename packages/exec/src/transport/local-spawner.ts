@@ -27,9 +27,10 @@ export class LocalSpawner {
       const h = this.helper;
       if (h?.stdin?.writable) {
         const id = ++this.seq;
+        const request = this.os.spawnRequest(id, cwd, argv); // validates and quotes every field (may throw)
         const answer = new Promise<SpawnResult>((resolve) => this.waiting.set(id, resolve));
         (h.stdout as Socket | null)?.ref();
-        h.stdin.write(this.os.spawnRequest(id, cwd, argv));
+        h.stdin.write(request);
         return answer;
       }
     }
