@@ -79,6 +79,31 @@ describe.each<Kind>(['local', 'ssh'])('runAgent over %s', (kind) => {
     expect(parsed.usage?.outputTokens).toBe(2);
   });
 
+  it('the same attempt started again in its run directory (after a crash) sees nothing of the earlier run', async () => {
+    const id = runId();
+    const first = await runAgent({
+      transport: m.transport,
+      runId: id,
+      workFolder: m.workFolder,
+      argv: ['sh'],
+      prompt: 'echo first-run; exit 7\n',
+    });
+    expect(first.kind === 'exited' && first.exitCode).toBe(7);
+    const again = await runAgent({
+      transport: m.transport,
+      runId: id,
+      workFolder: m.workFolder,
+      argv: ['sh'],
+      prompt: 'echo second-run\n',
+    });
+    expect(again.kind).toBe('exited');
+    if (again.kind !== 'exited') return;
+    expect([again.exitCode, again.tail]).toEqual([0, ['second-run']]);
+    const runDir = m.transport.os.runDir(m.workFolder, id);
+    expect(readFileSync(`${runDir}/prompt`, 'utf8')).toBe('echo second-run\n');
+    expect(readFileSync(`${runDir}/pid`, 'utf8')).toMatch(/^\d+:[^:]+:\d+\n0\n$/);
+  });
+
   it('delivers a hostile 1 MB prompt byte-exact through a file, never on a command line', async () => {
     const canary = `CANARY${Date.now()}`;
     const hostile = `@sleep 1.5\n${canary} it's "quoted" $(touch /tmp/fleet-pwned) \`id\` ; rm -rf / \n\r\n✓ ünïcödé 🚀 \\ $HOME\n`;
