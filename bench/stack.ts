@@ -8,7 +8,7 @@ import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 
 /** An in-process worker (+ optional API) on the machine's Redis under a unique prefix. */
-export async function benchStack(opts: { api?: boolean } = {}) {
+export async function benchStack(opts: { api?: boolean; env?: Record<string, string> } = {}) {
   const prefix = `fleet-bench-${randomBytes(3).toString('hex')}`;
   const redisUrl = process.env.FLEET_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const env = {
@@ -18,6 +18,7 @@ export async function benchStack(opts: { api?: boolean } = {}) {
     FLEET_API_TOKEN: 'bench-token-0123456789',
     PORT: '0',
     FLEET_LOG_LEVEL: 'silent',
+    ...opts.env,
   };
   const log = createLogger('silent');
   const worker = new FleetWorker(loadConfig(env), log);

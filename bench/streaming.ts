@@ -8,7 +8,9 @@ import { benchStack, waitUntil } from './stack';
  */
 export async function benchStreaming(): Promise<BenchRow[]> {
   const n = QUICK ? 5_000 : 100_000;
-  const s = await benchStack({ api: true });
+  // The stream keeps every line here (its cap is FLEET_OUTPUT_MAX_LINES): this measures throughput,
+  // not what a slow reader would miss (that is announced as a gap event).
+  const s = await benchStack({ api: true, env: { FLEET_OUTPUT_MAX_LINES: String(n + 1_000) } });
   try {
     const m = await s.localMember('stream');
     const job = await s.jobs.enqueue(m.id, { prompt: `seq 1 ${n}`, attempts: 1 });

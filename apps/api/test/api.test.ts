@@ -83,6 +83,37 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     expect(resumed).toBe(output.length - 3);
   });
 
+  it('SSE: what the stream cap trimmed before a reader got it is announced as a gap with its count, never dropped silently', async () => {
+    const m = await s.fakeMember('sse-gap');
+    const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@lines 2' });
+    const jobId = String(r.json.jobId);
+    await s.waitJob(jobId);
+    const registry = s.worker.registry;
+    const before = await s.redis.xlen(registry.keys.output(jobId));
+    // 500 more lines under a cap of 50: most of the stream is trimmed before anyone reads it.
+    const extra = Array.from({ length: 500 }, (_, i) => ({ type: 'output', data: `extra ${i}` }));
+    const lastN = await registry.appendOutput(jobId, extra, { maxEntries: 50 });
+    expect(lastN).toBe(before + 500);
+    const events = await sse(`/v1/jobs/${jobId}/events`);
+    const gap = events.find((e) => e.event === 'gap');
+    const kept = await s.redis.xrange(registry.keys.output(jobId), '-', '+');
+    expect(JSON.parse(gap?.data ?? '{}')).toEqual({ skipped: lastN - kept.length, before: kept[0]?.[0] });
+    const output = events.filter((e) => e.event === 'output').map((e) => e.data);
+    expect(output.at(-1)).toBe('extra 499');
+    expect(output.length).toBe(kept.filter(([, f]) => f[1] === 'output').length);
+    // Resuming after an entry that is still there: no gap; after one that is gone: a gap of unknown size.
+    const resumeFrom = async (id: string) =>
+      (
+        await (
+          await fetch(`${s.url}/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${s.token}`, 'last-event-id': id } })
+        ).text()
+      )
+        .split('\n')
+        .filter((l) => l.startsWith('event: gap') || l.startsWith('data: {"skipped"'));
+    expect(await resumeFrom(kept[5]?.[0] ?? '')).toEqual([]);
+    expect(await resumeFrom('1-1')).toEqual(['event: gap', `data: {"skipped":null,"before":"${kept[0]?.[0]}"}`]);
+  });
+
   it('cancel: the process tree is gone and the job failed as cancelled', async () => {
     const m = await s.fakeMember('cancel');
     const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@spawn-tree 60\n@sleep 60' });

@@ -117,6 +117,11 @@ async function run(args: string[]): Promise<number> {
         else if (event === 'output' && !values['no-stream']) {
           if (tty) process.stderr.write('\r\x1b[K');
           process.stdout.write(`${d}\n`);
+        } else if (event === 'gap' && !values['no-stream']) {
+          const skipped = (JSON.parse(d) as { skipped: number | null }).skipped;
+          process.stderr.write(
+            `… ${skipped ?? 'some'} lines not shown (the live stream keeps the last FLEET_OUTPUT_MAX_LINES; the run's out file has all)\n`,
+          );
         } else if (event === 'done') final = JSON.parse(d) as Record<string, unknown>;
       }
     }

@@ -26,8 +26,8 @@ export interface WorkerConfig {
   outputMaxLines: number;
 }
 
-function num(name: string, dflt: number): number {
-  const v = process.env[name];
+function num(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const v = env[name];
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(v)}`);
@@ -43,18 +43,18 @@ export function loadConfig(env = process.env): WorkerConfig {
     prefix,
     bullPrefix: env.FLEET_BULL_PREFIX ?? `${prefix}:q`,
     workerId: env.FLEET_WORKER_ID ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
-    fenceTtlMs: num('FLEET_FENCE_TTL_MS', 30_000),
-    lockDurationMs: num('FLEET_LOCK_DURATION_MS', 30_000),
-    stalledIntervalMs: num('FLEET_STALLED_INTERVAL_MS', 15_000),
-    sweepIntervalMs: num('FLEET_SWEEP_INTERVAL_MS', 30_000),
-    memberRefreshMs: num('FLEET_MEMBER_REFRESH_MS', 10_000),
-    workScanMs: num('FLEET_WORK_SCAN_MS', 2_000),
-    workerIdleMs: num('FLEET_WORKER_IDLE_MS', 30_000),
-    shutdownGraceMs: num('FLEET_SHUTDOWN_GRACE_MS', 10_000),
-    killTimeoutMs: num('FLEET_KILL_TIMEOUT_MS', 5_000),
-    defaultInactivityTimeoutS: num('FLEET_INACTIVITY_TIMEOUT_S', 1_800),
+    fenceTtlMs: num(env, 'FLEET_FENCE_TTL_MS', 30_000),
+    lockDurationMs: num(env, 'FLEET_LOCK_DURATION_MS', 30_000),
+    stalledIntervalMs: num(env, 'FLEET_STALLED_INTERVAL_MS', 15_000),
+    sweepIntervalMs: num(env, 'FLEET_SWEEP_INTERVAL_MS', 30_000),
+    memberRefreshMs: num(env, 'FLEET_MEMBER_REFRESH_MS', 10_000),
+    workScanMs: num(env, 'FLEET_WORK_SCAN_MS', 2_000),
+    workerIdleMs: num(env, 'FLEET_WORKER_IDLE_MS', 30_000),
+    shutdownGraceMs: num(env, 'FLEET_SHUTDOWN_GRACE_MS', 10_000),
+    killTimeoutMs: num(env, 'FLEET_KILL_TIMEOUT_MS', 5_000),
+    defaultInactivityTimeoutS: num(env, 'FLEET_INACTIVITY_TIMEOUT_S', 1_800),
     unknownHostKey: uhk,
     logLevel: env.FLEET_LOG_LEVEL ?? 'info',
-    outputMaxLines: num('FLEET_OUTPUT_MAX_LINES', 10_000),
+    outputMaxLines: num(env, 'FLEET_OUTPUT_MAX_LINES', 10_000),
   };
 }

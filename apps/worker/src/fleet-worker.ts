@@ -164,7 +164,6 @@ export class FleetWorker {
     await this.jobs.ensureQueue(memberId);
     const processor = makeProcessor({
       cfg: this.cfg,
-      redis: this.redis,
       registry: this.registry,
       transports: this.transports,
       log: this.log,

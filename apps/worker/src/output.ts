@@ -1,5 +1,5 @@
+import type { Registry } from '@fleet/registry';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 /** One entry of the output stream: an agent line, or a structured event (pid, state) in order with them. */
 type Entry = { type: string; data: string };
@@ -7,7 +7,7 @@ type Entry = { type: string; data: string };
 /**
  * Live output of one job: each line goes to a capped Redis stream (`<prefix>:job:<id>:out`, read by
  * SSE with backlog for late subscribers) and, batched, to job.log (Bull Board). Writes are batched
- * (every flushMs or maxBatch lines) into one pipeline, so a chatty agent costs few round trips;
+ * (every flushMs or maxBatch lines) into one script call (appendOutput.lua), so a chatty agent costs few round trips;
  * events are queued the same way (a short run writes its whole stream in one round trip at its
  * end), never awaited on the run's path.
  */
@@ -20,11 +20,10 @@ export class OutputSink {
   /** The last write error (output is retried by ioredis; this only shows that something was lost). */
   lastError: Error | undefined;
   lines = 0;
-  private expirySet = false;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly streamKey: string,
+    private readonly registry: Registry,
+    private readonly jobId: string,
     private readonly job: Job,
     private readonly opts: {
       maxLines: number;
@@ -64,22 +63,17 @@ export class OutputSink {
     this.batch = [];
     if (entries.length === 0) return this.flushing;
     const lines = entries.filter((e) => e.type === 'output').map((e) => e.data);
+    // Sent now, not after the previous batch's reply: commands on one connection run in order, so
+    // batches are pipelined. The stream lives 7 days from its last write.
+    const appended = this.registry.appendOutput(this.jobId, entries, { maxEntries: this.opts.maxLines, ttlS: 7 * 86_400 });
+    const logged = lines.length > 0 ? this.job.log(lines.join('\n')).catch(() => 0) : undefined;
+    appended.catch(() => undefined); // awaited below, in order
     this.flushing = this.flushing.then(async () => {
-      const p = this.redis.pipeline();
-      for (const e of entries) p.xadd(this.streamKey, 'MAXLEN', '~', String(this.opts.maxLines), '*', 'type', e.type, 'data', e.data);
-      // The stream lives 7 days from its first write (re-set by the first flush of a later attempt).
-      if (!this.expirySet) p.expire(this.streamKey, 7 * 86_400);
       try {
-        await Promise.all([
-          // The resume point moves only after the lines it covers are in the stream.
-          p.exec().then((res) => {
-            const failed = res?.find(([e]) => e)?.[0];
-            if (failed) throw failed;
-            this.expirySet = true;
-            return lines.length > 0 ? this.opts.onFlushed?.(offset) : undefined;
-          }),
-          lines.length > 0 ? this.job.log(lines.join('\n')).catch(() => 0) : undefined,
-        ]);
+        await appended;
+        // The resume point moves only after the lines it covers are in the stream.
+        if (lines.length > 0) await this.opts.onFlushed?.(offset);
+        await logged;
       } catch (err) {
         this.lastError = err as Error;
       }

@@ -20,7 +20,6 @@ import {
   parseFailure,
 } from '@fleet/registry';
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config';
 import { RetryableJobError, unrecoverable } from './errors';
@@ -32,7 +31,6 @@ export type AbortReason = 'cancelled' | 'inactivity' | 'timeout' | 'fence_lost' 
 
 export interface ProcessorDeps {
   cfg: WorkerConfig;
-  redis: Redis;
   registry: Registry;
   transports: Transports;
   log: Logger;
@@ -49,7 +47,7 @@ export interface ProcessorDeps {
  * thrown, so BullMQ's retry can never overlap a live process.
  */
 export function makeProcessor(deps: ProcessorDeps) {
-  const { cfg, redis, registry, transports } = deps;
+  const { cfg, registry, transports } = deps;
 
   return async function processJob(
     job: Job<PromptJobData, PromptJobResult>,
@@ -219,7 +217,7 @@ export function makeProcessor(deps: ProcessorDeps) {
       handle = adopt?.handle;
 
       const offset = adopt?.rec.outOffset ?? 0;
-      const sink = new OutputSink(redis, registry.keys.output(jobId), job, {
+      const sink = new OutputSink(registry, jobId, job, {
         maxLines: cfg.outputMaxLines,
         startOffset: offset,
         onFlushed: (flushed) => registry.setOutOffset(memberId, fence, flushed),

@@ -12,6 +12,8 @@ export class Keys {
   run = (id: string) => `${this.prefix}:member:${id}:run`;
   /** Live output lines of a job (Redis stream, capped). */
   output = (jobId: string) => `${this.prefix}:job:${jobId}:out`;
+  /** Entries ever added to that stream (each entry carries its number `n`: a reader sees what the cap trimmed). */
+  outputCount = (jobId: string) => `${this.prefix}:job:${jobId}:out:n`;
   /** A job's recorded success (hash), so a re-delivered job never runs twice. */
   result = (jobId: string) => `${this.prefix}:job:${jobId}:result`;
   /** An attempt's recorded failure (`retryable|final <reason>`): a re-delivered attempt re-reports it instead of running again. */

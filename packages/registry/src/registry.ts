@@ -355,6 +355,25 @@ export class Registry {
     }
   }
 
+  /**
+   * Appends output entries (lines and events, in order) to a job's stream in one round trip
+   * (appendOutput.lua); each entry gets its number `n`. Returns the number of the last one (0 if none).
+   */
+  async appendOutput(
+    jobId: string,
+    entries: ReadonlyArray<{ type: string; data: string }>,
+    opts: { maxEntries: number; ttlS?: number },
+  ): Promise<number> {
+    if (entries.length === 0) return 0;
+    return (await script(this.redis, 'appendOutput')(
+      this.keys.output(jobId),
+      this.keys.outputCount(jobId),
+      Math.max(1, Math.floor(opts.maxEntries)),
+      Math.max(0, Math.floor(opts.ttlS ?? 0)),
+      ...entries.flatMap((e) => [e.type, e.data]),
+    )) as number;
+  }
+
   /** Records that an attempt failed (after its run was confirmed gone). */
   async recordAttemptFailure(jobId: string, attempt: number, retryable: boolean, reason: string): Promise<void> {
     await this.redis.set(this.keys.attemptFailure(jobId, attempt), `${retryable ? 'retryable' : 'final'} ${reason}`, 'EX', 7 * 86_400);

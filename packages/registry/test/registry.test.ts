@@ -193,6 +193,30 @@ describe('fence and run record transitions', () => {
     expect(next.kind === 'ready' && next.leftover).toMatchObject({ token: 'jobB:2:w1', runDir: '/w/b2', attempt: 2 });
   });
 
+  it('appendOutput: a batch in one call, one entry per line in order, capped, TTL set when asked', async () => {
+    const key = `${prefix}:job:jobO:out`;
+    const lines = Array.from({ length: 300 }, (_, i) => ({ type: 'output', data: `line ${i} 'q' "$(x)"\n` }));
+    expect(await reg.appendOutput('jobO', [{ type: 'state', data: 'starting' }, ...lines], { maxEntries: 10_000, ttlS: 60 })).toBe(301);
+    const all = await redis.xrange(key, '-', '+');
+    expect(all.map(([, f]) => f)).toEqual([
+      ['type', 'state', 'data', 'starting', 'n', '1'],
+      ...lines.map((l, i) => ['type', l.type, 'data', l.data, 'n', String(i + 2)]),
+    ]);
+    expect(await redis.ttl(key)).toBeGreaterThan(50);
+    // Without a TTL argument the TTL is left alone; the cap trims the oldest entries (approximately).
+    expect(await reg.appendOutput('jobO', lines, { maxEntries: 100 })).toBe(601);
+    expect(await redis.ttl(key)).toBeGreaterThan(50);
+    // Numbers go on across batches; what the cap trimmed shows as a jump before the first kept entry.
+    const kept = await redis.xrange(key, '-', '+');
+    expect(Number(kept.at(-1)?.[1][5])).toBe(601);
+    expect(Number(kept[0]?.[1][5])).toBe(601 - kept.length + 1);
+    const len = await redis.xlen(key);
+    expect(len).toBeGreaterThanOrEqual(100);
+    expect(len).toBeLessThan(601);
+    expect(await reg.appendOutput('jobO', [], { maxEntries: 100 })).toBe(0);
+    expect(await redis.ttl(`${prefix}:job:jobO:out:n`)).toBeGreaterThan(50);
+  });
+
   it('the fence expires by itself (a dead worker cannot hold a member forever)', async () => {
     await reg.acquireFence('mttl', 'j:1:w', 50);
     await new Promise((r) => setTimeout(r, 120));

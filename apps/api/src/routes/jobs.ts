@@ -55,8 +55,10 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
 
   /**
    * Server-Sent Events: `pid`, `output` (one line each), `state`, then `done` with the final job view.
-   * Late subscribers get the backlog first (the output stream is kept in Redis); `Last-Event-ID`
-   * resumes after a reconnect.
+   * Late subscribers get the backlog first (the output stream is kept in Redis, capped at
+   * FLEET_OUTPUT_MAX_LINES entries); `Last-Event-ID` resumes after a reconnect. Entries the cap
+   * trimmed before this reader got them are announced by a `gap` event (`{"skipped":N,"before":id}`,
+   * N null when unknown), never dropped silently.
    */
   r.get('/v1/jobs/:jobId/events', { schema: { tags: ['jobs'], params: JobParams } }, async (req, reply) => {
     const jobId = req.params.jobId;
@@ -90,13 +92,35 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
     let lastBeat = Date.now();
     let lastCheck = 0;
     type Entries = Array<[string, Array<[string, string[]]>]> | null;
+    const fieldsOf = (fields: string[] | undefined): Record<string, string> => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < (fields?.length ?? 0); i += 2) f[fields?.[i] as string] = fields?.[i + 1] as string;
+      return f;
+    };
+    // Entries carry their number `n`: a jump means the stream's cap (FLEET_OUTPUT_MAX_LINES) trimmed
+    // entries before this reader got them. Said as a `gap` event (never silently): the full output
+    // stays in the run's out file. Resuming after an entry that is itself gone: the count is unknown.
+    let lastN: number | undefined = 0;
+    let resumeLost = false;
+    if (last !== '0-0') {
+      const at = (await conn.xrange(key, last, last).catch(() => [])) as Array<[string, string[]]>;
+      const n = Number(fieldsOf(at[0]?.[1]).n);
+      lastN = n > 0 ? n : undefined;
+      resumeLost = at.length === 0;
+    }
     /** Sends stream entries as SSE events (`type` names the event, `data` is its payload), one write per batch; returns how many. */
     const sendEntries = (r: Entries): number => {
       const entries = r?.[0]?.[1] ?? [];
       const out: string[] = [];
       for (const [id, fields] of entries) {
-        const f: Record<string, string> = {};
-        for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
+        const f = fieldsOf(fields);
+        const n = Number(f.n);
+        if (n > 0) {
+          const skipped = lastN !== undefined ? n - lastN - 1 : resumeLost ? null : 0;
+          if (skipped === null || skipped > 0) out.push(frame('gap', JSON.stringify({ skipped, before: id })));
+          lastN = n;
+          resumeLost = false;
+        }
         out.push(frame(f.type ?? 'output', f.data ?? '', id));
         last = id;
       }

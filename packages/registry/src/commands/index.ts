@@ -15,6 +15,7 @@ const SCRIPTS = {
   adoptRun: 2,
   clearSession: 1,
   recordSuccess: 5,
+  appendOutput: 2,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
