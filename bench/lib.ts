@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const QUICK = process.argv.includes('--quick');
-const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'results');
+// A --quick run (CI: does each bench run?) never overwrites the figures of a full one.
+export const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'results', ...(QUICK ? ['quick'] : []));
 
 export interface BenchRow {
   name: string;
