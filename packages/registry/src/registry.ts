@@ -379,17 +379,6 @@ export class Registry {
     await this.redis.set(this.keys.attemptFailure(jobId, attempt), `${retryable ? 'retryable' : 'final'} ${reason}`, 'EX', 7 * 86_400);
   }
 
-  async getAttemptFailure(jobId: string, attempt: number): Promise<{ retryable: boolean; reason: string } | undefined> {
-    const v = await this.redis.get(this.keys.attemptFailure(jobId, attempt));
-    return v ? decodeFailure(v) : undefined;
-  }
-
-  /** The result a job recorded when it succeeded, if any. */
-  async getJobResult(jobId: string): Promise<Record<string, string> | undefined> {
-    const h = await this.redis.hgetall(this.keys.result(jobId));
-    return Object.keys(h).length > 0 ? h : undefined;
-  }
-
   async clearSession(memberId: string, staleSessionId: string, now = Date.now()): Promise<boolean> {
     return (await script(this.redis, 'clearSession')(this.keys.member(memberId), staleSessionId, now)) === 1;
   }
