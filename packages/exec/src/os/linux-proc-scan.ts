@@ -13,14 +13,27 @@ export interface ProcRow {
 }
 
 /**
- * The pass over /proc, as plain JavaScript so that one text runs in a worker thread (the pass is
- * ~8 µs per process of synchronous syscalls: with many runs ending, that is CPU a busy event loop
- * should not spend) or in this one (when the loop is idle, or no thread can be had). Each stat file: one open, one read,
- * one close. Rows come back flat: pid, ppid, pgrp, sid, start.
+ * /proc/<pid>/stat and the pass over /proc, as plain JavaScript, so that one text runs in a worker
+ * thread (the pass is ~8 µs per process of synchronous syscalls: with many runs ending, that is CPU a
+ * busy event loop should not spend) and in this one (single reads; a pass when the loop is idle, or
+ * no thread can be had). Each stat file: one open, one read, one close (readFileSync costs ~2× that).
+ * A stat is [state, ppid, pgrp, sid, start]; pass rows come back flat: pid, ppid, pgrp, sid, start.
  */
 const SCAN = `
 const { readdirSync, openSync, readSync, closeSync } = require('node:fs');
 const buf = Buffer.alloc(4096);
+function stat(pid) {
+  let s;
+  try {
+    const fd = openSync('/proc/' + pid + '/stat', 'r');
+    try { s = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)); } finally { closeSync(fd); }
+  } catch { return undefined; }
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return [f[0] ?? '', Number(f[1]), Number(f[2]), Number(f[3]), Number(f[19])];
+}
+function dead(state) {
+  return state === 'Z' || state === 'X' || state === 'x';
+}
 function scan(self) {
   const out = [];
   for (const name of readdirSync('/proc')) {
@@ -28,27 +41,42 @@ function scan(self) {
     if (c < 48 || c > 57) continue;
     const pid = Number(name);
     if (pid === self) continue;
-    let s;
-    try {
-      const fd = openSync('/proc/' + name + '/stat', 'r');
-      try { s = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)); } finally { closeSync(fd); }
-    } catch { continue; }
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    if (f[0] === 'Z' || f[0] === 'X' || f[0] === 'x') continue;
-    out.push(pid, Number(f[1]), Number(f[2]), Number(f[3]), Number(f[19]));
+    const st = stat(name);
+    if (!st || dead(st[0])) continue;
+    out.push(pid, st[1], st[2], st[3], st[4]);
   }
   return out;
 }
 `;
 
+type StatTuple = [state: string, ppid: number, pgrp: number, sid: number, start: number];
+interface Here {
+  stat(pid: number): StatTuple | undefined;
+  dead(state: string): boolean;
+  scan(self: number): number[];
+}
+let here: Here | undefined;
+const inline = (): Here => {
+  here ??= new Function('require', `${SCAN}\nreturn { stat, dead, scan };`)(createRequire(import.meta.url)) as Here;
+  return here;
+};
+
+/** One process's stat fields, or undefined if it is gone. */
+export function procStat(pid: number): { state: string; ppid: number; pgrp: number; sid: number; start: number } | undefined {
+  const st = inline().stat(pid);
+  return st && { state: st[0], ppid: st[1], pgrp: st[2], sid: st[3], start: st[4] };
+}
+
+/** Zombies (and dying processes) count as dead: PID 1 may take seconds to reap an orphan. */
+export function isDead(state: string): boolean {
+  return inline().dead(state);
+}
+
 let thread: Worker | undefined;
 let threadFailed = false;
 const waiting: Array<(flat: number[]) => void> = [];
-let inline: ((self: number) => number[]) | undefined;
-
 function scanHere(): number[] {
-  inline ??= new Function('require', `${SCAN}\nreturn scan;`)(createRequire(import.meta.url)) as (self: number) => number[];
-  return inline(process.pid);
+  return inline().scan(process.pid);
 }
 
 /**

@@ -1,5 +1,5 @@
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { procTable } from './linux-proc-scan';
+import { readFileSync } from 'node:fs';
+import { isDead, procStat, procTable } from './linux-proc-scan';
 
 /**
  * In-process Linux process identity (what the shell scripts read with `read` from /proc), for the
@@ -14,43 +14,13 @@ export function linuxBootId(): string {
 
 /** Whether the process with this identity still runs (a zombie does not). */
 export function linuxAlive(pid: number, startTime: string): boolean {
-  const st = readStat(pid);
-  return st !== undefined && !dead(st.state) && String(st.start) === startTime;
+  const st = procStat(pid);
+  return st !== undefined && !isDead(st.state) && String(st.start) === startTime;
 }
 
 export function linuxStartTime(pid: number): string | undefined {
-  const st = readStat(pid);
+  const st = procStat(pid);
   return st && String(st.start);
-}
-
-interface Stat {
-  pid: number;
-  state: string;
-  ppid: number;
-  pgrp: number;
-  sid: number;
-  start: number;
-}
-
-const dead = (st: string) => st === 'Z' || st === 'X' || st === 'x';
-
-const statBuf = Buffer.alloc(4096);
-
-/** /proc/<pid>/stat with one open, one read, one close (readFileSync costs ~2× that: fstat, more reads). */
-function readStat(pid: number): Stat | undefined {
-  let s: string;
-  try {
-    const fd = openSync(`/proc/${pid}/stat`, 'r');
-    try {
-      s = statBuf.toString('latin1', 0, readSync(fd, statBuf, 0, statBuf.length, 0));
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return { pid, state: f[0] ?? '', ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]), start: Number(f[19]) };
 }
 
 /**
@@ -64,7 +34,7 @@ export async function linuxKillRun(
   timeoutMs: number,
 ): Promise<{ result: 'killed' | 'already_gone' | 'identity_mismatch' | 'timeout'; count: number }> {
   if (linuxBootId() !== h.bootId) return { result: 'already_gone', count: 0 };
-  const lead = readStat(h.pid);
+  const lead = procStat(h.pid);
   if (lead && String(lead.start) !== h.startTime) return { result: 'identity_mismatch', count: 0 };
   const S = Number(h.startTime);
   const deadline = Date.now() + timeoutMs;
