@@ -92,8 +92,6 @@ export class RunFollower {
   /** Where this follower started in the output (> 0 after an adoption). */
   private startOffset = 0;
   private wrapperError: string | undefined;
-  /** The handle given to onPid when the identity came with the PID (onStarted gets the same object). */
-  private early: RunHandle | undefined;
 
   constructor(private readonly o: FollowOptions) {}
 
@@ -186,20 +184,21 @@ export class RunFollower {
     switch (ev.type) {
       case 'pid': {
         this.pid = ev.pid;
-        const early =
-          next?.type === 'identity' && !this.handle
-            ? { pid: ev.pid, bootId: next.bootId, startTime: next.startTime, runDir: this.o.runDir }
-            : undefined;
-        if (early) this.early = early;
-        await this.o.hooks?.onPid?.(ev.pid, early);
+        if (next?.type !== 'identity' || this.handle) {
+          await this.o.hooks?.onPid?.(ev.pid);
+          return;
+        }
+        // The identity came in the same read: one handle for both hooks (the identity event that
+        // follows finds it set and is a no-op).
+        const handle = { pid: ev.pid, bootId: next.bootId, startTime: next.startTime, runDir: this.o.runDir };
+        await this.o.hooks?.onPid?.(ev.pid, handle);
+        this.handle = handle;
+        await this.o.hooks?.onStarted?.(handle);
         return;
       }
       case 'identity':
         if (this.pid === undefined || this.handle) return;
-        this.handle =
-          this.early?.bootId === ev.bootId && this.early.startTime === ev.startTime
-            ? this.early
-            : { pid: this.pid, bootId: ev.bootId, startTime: ev.startTime, runDir: this.o.runDir };
+        this.handle = { pid: this.pid, bootId: ev.bootId, startTime: ev.startTime, runDir: this.o.runDir };
         await this.o.hooks?.onStarted?.(this.handle);
         return;
       case 'attached':
