@@ -17,7 +17,7 @@ export class OutputSink {
   private pushedOffset: number;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  /** The last write error (output is retried by ioredis; this only shows that something was lost). */
+  /** The last write error (ioredis retries; this shows something was lost). The processor logs it at the run's end. */
   lastError: Error | undefined;
   lines = 0;
 

@@ -287,6 +287,8 @@ export function makeProcessor(deps: ProcessorDeps) {
           });
       if (idle) clearTimeout(idle);
       await sink.flush();
+      if (sink.lastError)
+        log.warn({ err: sink.lastError.message }, 'some output could not be written to the live stream (the run dir has all of it)');
 
       // 8. Outcome.
       switch (outcome.kind) {
