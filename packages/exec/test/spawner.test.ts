@@ -24,13 +24,16 @@ describe('LocalSpawner (spawn helper)', () => {
   it('answers the PID of a new session leader, with hostile arguments passed verbatim', async () => {
     const canary = join(dir.path, 'canary');
     const hostile = `it's "quoted" $(touch ${canary}) \`touch ${canary}\`; touch ${canary}\nnext line \\ end`;
-    const r = await spawner.start(['sh', '-c', 'printf %s "$1" > arg; sleep 0.3', 'fleet-test', hostile], dir.path);
+    const args = [hostile, '', 'é ü 日本', ' lead and trail ', "'"];
+    const r = await spawner.start(['sh', '-c', 'printf "%s\\0" "$@" > arg; sleep 0.3', 'fleet-test', ...args], dir.path);
     expect('pid' in r).toBe(true);
     if (!('pid' in r)) return;
-    await waitFor(() => existsSync(join(dir.path, 'arg')) && readFileSync(join(dir.path, 'arg'), 'utf8').length > 0, { timeoutMs: 5_000 });
+    const want = args.map((a) => `${a}\0`).join('');
+    const got = () => (existsSync(join(dir.path, 'arg')) ? readFileSync(join(dir.path, 'arg'), 'utf8') : '');
+    await waitFor(() => got().split('\0').length > args.length, { timeoutMs: 5_000 });
     // Its own session and group, named after the PID we were given (setsid ran in place, no fork).
     expect(procStat(r.pid)).toMatchObject({ sid: r.pid, pgrp: r.pid });
-    expect(readFileSync(join(dir.path, 'arg'), 'utf8')).toBe(hostile);
+    expect(got()).toBe(want);
     expect(existsSync(canary)).toBe(false);
   });
 
