@@ -55,6 +55,10 @@ export async function benchStack(opts: { api?: boolean; env?: Record<string, str
         provider: 'shell',
       });
     },
+    /** The private sshd behind sshMember (started by the first sshMember call). */
+    get sshd(): PrivateSshd | undefined {
+      return sshd;
+    },
     async close() {
       await api?.close();
       await worker.stop();
