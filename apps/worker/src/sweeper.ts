@@ -10,7 +10,8 @@ import type { Transports } from './transports';
  * is still active/waiting (the job's next attempt will adopt or kill it itself).
  *
  * Cost: one pass over the process table per member host (triage) for all its stale records; an
- * individual kill only where a run's leader, session or group is still alive.
+ * individual kill only where a run's leader, session or group is still alive. Records are independent
+ * (one per member), so their Redis reads and removals overlap, `SWEEP_CONCURRENCY` at a time.
  */
 export async function sweep(deps: {
   registry: Registry;
@@ -28,14 +29,14 @@ export async function sweep(deps: {
   let removed = 0;
   const runs = await registry.listRuns();
   const byTransport = new Map<Transport, Array<{ run: RunRecord; handle: RunHandle | undefined; jobState: string }>>();
-  for (const { run, fence } of runs) {
-    if (fence === run.token) continue;
+  await eachLimit(runs, SWEEP_CONCURRENCY, async ({ run, fence }) => {
+    if (fence === run.token) return;
     const job = await jobs.getJob(run.jobId);
     const jobState = job ? await job.getState() : 'missing';
-    if (jobState === 'active' || jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized') continue;
+    if (jobState === 'active' || jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized') return;
     try {
       const member = await registry.getMember(run.memberId);
-      if (!member) continue;
+      if (!member) return;
       const t = await transports.get(member);
       const handle = await handleOf(t, run);
       const list = byTransport.get(t) ?? [];
@@ -44,7 +45,7 @@ export async function sweep(deps: {
     } catch (err) {
       log.error({ memberId: run.memberId, jobId: run.jobId, err: (err as Error).message }, 'sweeper: cannot inspect a run record');
     }
-  }
+  });
   for (const [t, list] of byTransport) {
     const withHandle = list.filter((e) => e.handle !== undefined);
     let triage: Awaited<ReturnType<typeof triageRuns>>;
@@ -58,7 +59,7 @@ export async function sweep(deps: {
       continue;
     }
     const verdict = new Map(withHandle.map((e, i) => [e, triage[i]]));
-    for (const e of list) {
+    await eachLimit(list, SWEEP_CONCURRENCY, async (e) => {
       const { run, handle, jobState } = e;
       const l = log.child({ memberId: run.memberId, jobId: run.jobId, attempt: run.attempt, pid: run.pid });
       try {
@@ -69,7 +70,7 @@ export async function sweep(deps: {
           result = report.result;
           if (report.result === 'unreachable' || report.result === 'timeout') {
             l.warn({ kill: report.result }, 'sweeper: orphan not confirmed gone; will retry');
-            continue;
+            return;
           }
           if (report.result === 'killed') {
             killed++;
@@ -83,7 +84,19 @@ export async function sweep(deps: {
       } catch (err) {
         l.error({ err: (err as Error).message }, 'sweeper: failed on a run record');
       }
-    }
+    });
   }
   return { checked: runs.length, killed, removed };
+}
+
+/** Records handled at once by a sweep (each is a few Redis round trips; kills are identity-checked). */
+const SWEEP_CONCURRENCY = 32;
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }

@@ -57,6 +57,94 @@ describe('worker lifecycle', () => {
     await w.stop();
   });
 
+  it('sweeper at start handles many stale records at once: kills each live orphan, removes every stale record, leaves an owned one', async () => {
+    const staleRecord = (memberId: string, tag: string, fields: Record<string, string>) => ({
+      token: `${memberId}.00000000-0000-4000-8000-0000000000${tag}:1:dead`,
+      jobId: `${memberId}.00000000-0000-4000-8000-0000000000${tag}`,
+      attempt: '1',
+      workerId: 'dead',
+      state: 'running',
+      startedAt: String(Date.now()),
+      outOffset: '0',
+      ...fields,
+    });
+    // Three live orphans, each on its own member.
+    const live: Array<{ pid: number; memberId: string; run: Promise<unknown> }> = [];
+    for (let i = 0; i < 3; i++) {
+      const { member } = await fleet.addLocalMember(`orphan-${i}`);
+      let pid = 0;
+      const run = runAgent({
+        transport: new LocalTransport(),
+        runId: `many-orphan-${i}`,
+        workFolder: member.workFolder,
+        argv: [member.agentBinary ?? '', '-p'],
+        env: member.agentEnv,
+        prompt: '@sleep 60',
+        hooks: {
+          onStarted: async (h) => {
+            pid = h.pid;
+            await fleet.redis.hset(
+              fleet.registry.keys.run(member.id),
+              staleRecord(member.id, `a${i}`, { runDir: h.runDir, pid: String(h.pid), bootId: h.bootId, startTime: h.startTime }),
+            );
+          },
+        },
+      });
+      await waitFor(() => pid > 0 && isAlive(pid), { what: `orphan ${i} running` });
+      live.push({ pid, memberId: member.id, run });
+    }
+    // Forty stale records of runs long gone (dead PIDs of this boot).
+    const bootId = (await import('node:fs')).readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const dead: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const { member } = await fleet.addLocalMember(`dead-${i}`);
+      await fleet.redis.hset(
+        fleet.registry.keys.run(member.id),
+        staleRecord(member.id, `${10 + i}`, {
+          runDir: join(member.workFolder, '.fleet/runs/gone-1'),
+          pid: String(4_000_000 + i),
+          bootId,
+          startTime: '1',
+        }),
+      );
+      dead.push(member.id);
+    }
+    // One record whose fence its own attempt holds: a live attempt owns it, the sweeper must not touch it.
+    const { member: owned } = await fleet.addLocalMember('owned');
+    const ownedRec = staleRecord(owned.id, '99', {
+      runDir: join(owned.workFolder, '.fleet/runs/x-1'),
+      pid: '4100000',
+      bootId,
+      startTime: '1',
+    });
+    await fleet.redis.hset(fleet.registry.keys.run(owned.id), ownedRec);
+    await fleet.redis.set(fleet.registry.keys.fence(owned.id), ownedRec.token, 'PX', 60_000);
+
+    const before = (await fleet.registry.stats()).orphans_killed ?? 0;
+    const w = await fleet.startWorker();
+    for (const o of live) await waitFor(() => !isAlive(o.pid), { what: `orphan ${o.pid} killed` });
+    await waitFor(
+      async () => (await Promise.all([...dead, ...live.map((o) => o.memberId)].map((id) => fleet.registry.getRun(id)))).every((r) => !r),
+      {
+        what: 'every stale record removed',
+      },
+    );
+    // All of it in the startup sweep itself, not left to the periodic ones.
+    const startup = await waitFor(() => w.logs.find((l) => l.msg === 'sweep done' && l.why === 'startup'), { what: 'startup sweep' });
+    expect(startup).toMatchObject({ killed: 3, removed: 43 });
+    expect((await fleet.registry.stats()).orphans_killed).toBe(before + 3);
+    expect(
+      w.logs
+        .filter((l) => l.msg === 'sweeper: removed a run no live job owns' && l.kill === 'killed')
+        .map((l) => l.pid)
+        .sort(),
+    ).toEqual(live.map((o) => o.pid).sort());
+    expect((await fleet.registry.getRun(owned.id))?.token).toBe(ownedRec.token);
+    await w.stop();
+    await fleet.redis.del(fleet.registry.keys.fence(owned.id), fleet.registry.keys.run(owned.id));
+    await Promise.all(live.map((o) => o.run));
+  });
+
   it('members added after start are served without a restart', async () => {
     const w = await fleet.startWorker();
     const { member, state } = await fleet.addLocalMember('late');
