@@ -76,7 +76,14 @@ let thread: Worker | undefined;
 let threadFailed = false;
 const waiting: Array<(flat: number[]) => void> = [];
 function scanHere(): number[] {
+  passes.here++;
   return inline().scan(process.pid);
+}
+
+const passes = { here: 0, inThread: 0 };
+/** How many passes ran in this thread and in the scan thread (diagnostics, tests). */
+export function procScanCounts(): { here: number; inThread: number } {
+  return { ...passes };
 }
 
 /**
@@ -111,8 +118,11 @@ function scanInThread(): Promise<number[]> {
           eval: true,
         },
       );
-      t.unref();
-      t.on('message', (flat: number[]) => waiting.shift()?.(flat));
+      t.on('message', (flat: number[]) => {
+        waiting.shift()?.(flat);
+        // Referenced only while a pass is awaited: an idle thread must never keep the process alive.
+        if (waiting.length === 0) t.unref();
+      });
       const fail = () => {
         threadFailed = true;
         thread = undefined;
@@ -121,6 +131,8 @@ function scanInThread(): Promise<number[]> {
       };
       t.on('error', fail);
       t.on('exit', fail);
+      // After the listeners: adding a 'message' listener references the worker again.
+      t.unref();
       thread = t;
     } catch {
       threadFailed = true;
@@ -128,8 +140,10 @@ function scanInThread(): Promise<number[]> {
   }
   const t = thread;
   if (!t) return Promise.resolve(scanHere());
+  passes.inThread++;
   return new Promise((resolve) => {
     waiting.push(resolve);
+    t.ref();
     t.postMessage(process.pid);
   });
 }
