@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import {
   type KillReport,
   type RunHandle,
   type RunHooks,
+  TransportError,
   type RunOutcome,
   type Transport,
   attachRun,
@@ -203,7 +205,9 @@ export function makeProcessor(deps: ProcessorDeps) {
       }
 
       // 3–6. Record first, then spawn (or reattach).
-      const runId = `${jobId}-${attempt}`;
+      // Unique per spawn: a run directory is never reused, so a claim on one (see handleOf) can only
+      // stop the start it was made for, and a re-run of the same attempt never meets an old record.
+      const runId = `${jobId}-${attempt}-${randomBytes(3).toString('hex')}`;
       const runDir = adopt ? adopt.rec.runDir : transport.os.runDir(member.workFolder, runId);
       // Record first: written while the run directory is prepared, awaited before the spawn (onPrepared).
       recordWritten = adopt
@@ -375,8 +379,10 @@ export function makeProcessor(deps: ProcessorDeps) {
           log.error({ pid: outcome.handle?.pid, reason: outcome.reason, category: 'unreachable' }, 'member unreachable; run record kept');
           throw new RetryableJobError('unreachable', outcome.reason);
       }
-    } catch (err) {
-      if (err instanceof DelayedError) throw err;
+    } catch (thrown) {
+      if (thrown instanceof DelayedError) throw thrown;
+      // The member could not be reached (or a leftover's state not settled yet): a retryable 'unreachable'.
+      const err = thrown instanceof TransportError ? new RetryableJobError('unreachable', thrown.message) : thrown;
       if (deps.leavingRuns()) {
         log.warn({ pid: handle?.pid }, 'worker shutting down: run left alive for adoption');
         throw err;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalTransport, runAgent } from '@fleet/exec';
 import { type PrivateSshd, isAlive, startSshd, waitFor } from '@fleet/testkit';
@@ -143,6 +143,46 @@ describe('worker lifecycle', () => {
     await w.stop();
     await fleet.redis.del(fleet.registry.keys.fence(owned.id), fleet.registry.keys.run(owned.id));
     await Promise.all(live.map((o) => o.run));
+  });
+
+  it('a run whose PID never reached Redis and that starts late (after the next attempt looked) never runs beside the next one', async () => {
+    // A worker recorded a run and sent its start, then died before the PID came back; over SSH the
+    // start can land half a second later (the login shell). The next attempt on the member must not
+    // take "no record on the member yet" as "never started".
+    const { member, state } = await fleet.addLocalMember('late-start');
+    const lateId = `late-${process.pid}`;
+    const transport = new LocalTransport();
+    const lateDir = transport.os.runDir(member.workFolder, lateId);
+    await fleet.redis.hset(fleet.registry.keys.run(member.id), {
+      token: `${member.id}.00000000-0000-4000-8000-000000000077:1:dead`,
+      jobId: `${member.id}.00000000-0000-4000-8000-000000000077`,
+      attempt: '1',
+      workerId: 'dead',
+      state: 'starting',
+      runDir: lateDir,
+      startedAt: String(Date.now()),
+      outOffset: '0',
+    });
+    const sampler = state.sampler(10);
+    const w = await fleet.startWorker();
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 1.5' });
+    await waitFor(() => state.live().length === 1, { what: 'the next attempt running' });
+    // Now the old start arrives: the same run directory, its supervisor started.
+    const late = await runAgent({
+      transport,
+      runId: lateId,
+      workFolder: member.workFolder,
+      argv: [member.agentBinary ?? '', '-p'],
+      env: member.agentEnv,
+      prompt: '@sleep 5',
+    });
+    expect(late.kind).not.toBe('exited');
+    expect(await (await fleet.waitJob(job.id ?? '')).getState()).toBe('completed');
+    expect(sampler.stop()).toBe(1);
+    expect(state.started()).toBe(1);
+    expect(readFileSync(join(lateDir, 'pid'), 'utf8')).toBe('abandoned\n');
+    await transport.close();
+    await w.stop();
   });
 
   it('members added after start are served without a restart', async () => {

@@ -10,7 +10,17 @@ export { SshPool } from './transport/pool';
 export { withBackoff, sleep, type BackoffOptions } from './transport/backoff';
 export { WrapperReader, type WrapperEvent } from './run/reader';
 export { parsePidFile } from './os/markers';
-export { killRun, probeRun, readRunPidFile, removeRunDir, controlExec, triageRuns, needsKill, type KillReport } from './run/control';
+export {
+  claimRun,
+  killRun,
+  probeRun,
+  readRunPidFile,
+  removeRunDir,
+  controlExec,
+  triageRuns,
+  needsKill,
+  type KillReport,
+} from './run/control';
 export { RunFollower, newNonce, type RunHooks, type RunOutcome, type FollowOptions } from './run/follow';
 export { runAgent, attachRun, type RunAgentOptions, type AttachRunOptions } from './run/run-agent';
 export * from './providers/index';

@@ -30,6 +30,19 @@ describe('windows scripts (text)', () => {
     expect(script).toContain(`$N = '${NONCE}'`);
   });
 
+  it('the supervisor never moves its record over an existing one (a claim), and a claim is an exclusive create', () => {
+    const enc = /-EncodedCommand','([A-Za-z0-9+/=]+)'/.exec(script)?.[1] ?? '';
+    const sup = decode(enc);
+    expect(sup).toMatch(
+      /try \{ Move-Item -ErrorAction Stop -LiteralPath \(Join-Path \$d 'pid\.tmp'\) -Destination \(Join-Path \$d 'pid'\) \} catch \{ exit 96 \}/,
+    );
+    expect(sup).not.toMatch(/Move-Item -Force[^\n]*'pid'\)/);
+    const claim = windows.claimRunScript(`${hostileDir}\\.fleet\\runs\\j-1`);
+    expect(claim).toContain(`$d = 'C:\\Users\\it''s $(calc)\\work\\.fleet\\runs\\j-1'`);
+    expect(claim).toContain(`[IO.File]::Open($p, 'CreateNew', 'Write')`);
+    for (const k of ['claimed', 'record', 'pending']) expect(claim).toContain(`FLEET_CLAIM:${k}`);
+  });
+
   it('quotes every value: single-quoted literals with doubled quotes, Windows argv quoting', () => {
     expect(script).toContain(`Set-Location -LiteralPath 'C:\\Users\\it''s $(calc)\\work'`);
     const enc = /-EncodedCommand','([A-Za-z0-9+/=]+)'/.exec(script)?.[1] ?? '';

@@ -91,6 +91,19 @@ export function parsePidFile(text: string, runDir: string): RunHandle | undefine
   return { pid: Number(m[1]), bootId: m[2] ?? '', startTime: m[3] ?? '', runDir };
 }
 
+/** What claimRunScript found: the run's own record, our claim (it never started), or undecided. */
+export type ClaimResult = { kind: 'record'; handle: RunHandle } | { kind: 'claimed' } | { kind: 'pending' };
+
+export function parseClaim(text: string, runDir: string): ClaimResult {
+  const m = /FLEET_CLAIM:(claimed|record|pending)\r?\n([\s\S]*)/.exec(text);
+  if (m?.[1] === 'claimed') return { kind: 'claimed' };
+  if (m?.[1] === 'record') {
+    const handle = parsePidFile(m[2] ?? '', runDir);
+    if (handle) return { kind: 'record', handle };
+  }
+  return { kind: 'pending' };
+}
+
 /**
  * The agent's exit code from the run's record: the second line of \`pid\` (an earlier version's
  * separate \`exit\` file as a fallback). Complete lines only: an unterminated one may be cut short.

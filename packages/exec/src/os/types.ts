@@ -66,6 +66,12 @@ export interface OsCommands {
   /** The last `bytes` bytes of a file (for result parsing after an adoption). */
   readFileTailScript(path: string, bytes: number): string;
   removeRunDirScript(workFolder: string, runDir: string): string;
+  /**
+   * For a run whose PID never reached Redis: prints `FLEET_CLAIM:record` and the supervisor's record
+   * line if it started, else claims the record's place so that it never can (`FLEET_CLAIM:claimed`),
+   * or `FLEET_CLAIM:pending` while its record is half written.
+   */
+  claimRunScript(runDir: string): string;
   /** Frame one command for a long-lived control shell: output, then a line `<endTag>:<status>`. */
   controlFrame(script: string, endTag: string): string;
 }

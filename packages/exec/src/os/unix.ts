@@ -93,7 +93,8 @@ const SUPERVISOR = [
   'fleet_f() { set -- ${1##*) }; shift 19; s=$1; }',
   '{ read -r b < /proc/sys/kernel/random/boot_id; read -r l < /proc/$$/stat; } 2>/dev/null',
   'fleet_f "$l"',
-  'echo "$$:$b:$s" > "$d/pid" || exit 96',
+  // noclobber: a run another attempt has claimed as never started (claimRunScript) must never start.
+  'set -C; echo "$$:$b:$s" > "$d/pid" || exit 96; set +C',
   '"$@" < "$d/prompt" > "$d/out" 2>&1; c=$?',
   'echo "$c" >> "$d/pid"',
 ].join('\n');
@@ -121,7 +122,6 @@ OFF=0
 cd ${shQuote(opts.workFolder, 'workFolder')} 2>/dev/null || { echo "FLEET_ERR:workfolder_missing"; exit 97; }
 [ -r "$D/prompt" ] || { echo "FLEET_ERR:prompt_missing"; exit 97; }
 command -v setsid >/dev/null 2>&1 || { echo "FLEET_ERR:setsid_missing"; exit 97; }
-rm -f "$D/exit" "$D/pid"
 : > "$D/out" || { echo "FLEET_ERR:rundir_unwritable"; exit 97; }
 # W waits for the supervisor (its child) and so ends exactly when the run ends: no polling.
 ( setsid sh -c ${shQuote(SUPERVISOR)} fleet-run "$D" ${cmd} & wait $! ) </dev/null >/dev/null 2>&1 &
@@ -131,6 +131,7 @@ W=$!
 i=0
 PL=
 until { read -r PL < "$D/pid"; } 2>/dev/null && case $PL in *:*:*) true;; *) false;; esac; do
+  [ "$PL" = abandoned ] && { echo "FLEET_ERR:abandoned"; exit 97; }
   if [ $i -ge 400 ]; then echo "FLEET_ERR:spawn_failed"; exit 97; fi
   sleep 0.005; i=$((i + 1))
 done
@@ -304,6 +305,36 @@ ${lines.map((l) => `fleet_triage ${l}`).join('\n')}
 `;
 }
 
+/**
+ * Settles whether a run whose PID never reached Redis started: either its supervisor's record is
+ * there (FLEET_CLAIM:record + the line), or we claim the record's place with \`abandoned\` (noclobber,
+ * the same atomic create the supervisor uses), after which that run can never start — a start still
+ * in flight (a spawn sent just before its worker died or its link was cut) then stops at its first
+ * step. An empty record (created, its line not yet written: the supervisor is between two syscalls)
+ * is waited for briefly; still empty: FLEET_CLAIM:pending (undecided, nothing may be spawned yet).
+ * The run directory is created if its work folder exists (a late "prepare" must not undo the claim);
+ * without the work folder nothing can start there.
+ */
+function claimRunScript(runDir: string): string {
+  return `D=${shQuote(runDir, 'runDir')}
+W=\${D%/.fleet/runs/*}
+if [ ! -d "$W" ]; then echo "FLEET_CLAIM:claimed"; exit 0; fi
+umask 077
+mkdir -p -- "$D" 2>/dev/null
+if ( set -C; echo abandoned > "$D/pid" ) 2>/dev/null; then echo "FLEET_CLAIM:claimed"; exit 0; fi
+i=0
+while [ $i -lt 40 ]; do
+  L=
+  if { read -r L < "$D/pid"; } 2>/dev/null; then
+    if [ "$L" = abandoned ]; then echo "FLEET_CLAIM:claimed"; else echo "FLEET_CLAIM:record"; printf '%s\\n' "$L"; fi
+    exit 0
+  fi
+  sleep 0.05; i=$((i + 1))
+done
+echo "FLEET_CLAIM:pending"
+`;
+}
+
 function removeRunDirScript(workFolder: string, runDir: string): string {
   const root = `${workFolder.replace(/\/+$/, '')}/.fleet/runs/`;
   if (!runDir.startsWith(root) || runDir.length <= root.length || runDir.includes('/../')) {
@@ -337,6 +368,7 @@ mkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} && e
   readFileScript: (path) => `cat -- ${shQuote(path, 'path')} 2>/dev/null\n`,
   readFileTailScript: (path, bytes) => `tail -c ${Math.max(1, Math.floor(bytes))} -- ${shQuote(path, 'path')} 2>/dev/null\n`,
   removeRunDirScript,
+  claimRunScript,
   controlFrame(script, endTag) {
     // The script travels as a here-document whose delimiter carries the nonce'd tag: nothing in the
     // script can end it early, nothing of it shows in ps, and there is no argument-size limit.

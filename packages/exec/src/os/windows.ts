@@ -60,7 +60,7 @@ function wrapperScript(opts: WrapperOptions): string {
   const supervisor = `${PRELUDE}
 $d = ${d}
 Set-Content -LiteralPath (Join-Path $d 'pid.tmp') -Value "$($PID):$(Fleet-Boot):$(Fleet-Start $PID)"
-Move-Item -Force -LiteralPath (Join-Path $d 'pid.tmp') -Destination (Join-Path $d 'pid')
+try { Move-Item -ErrorAction Stop -LiteralPath (Join-Path $d 'pid.tmp') -Destination (Join-Path $d 'pid') } catch { exit 96 }
 ${envLines.join('\n')}
 $a = Start-Process -FilePath ${psQuote(exe, 'program')} -ArgumentList ${psQuote(argLine)} -WorkingDirectory ${psQuote(opts.workFolder, 'workFolder')} -RedirectStandardInput (Join-Path $d 'prompt') -RedirectStandardOutput (Join-Path $d 'out') -RedirectStandardError (Join-Path $d 'err') -NoNewWindow -PassThru
 $null = $a.Handle
@@ -169,6 +169,29 @@ function removeRunDirScript(workFolder: string, runDir: string): string {
   return `Remove-Item -Recurse -Force -ErrorAction SilentlyContinue -LiteralPath ${psQuote(runDir)}\n`;
 }
 
+/** See OsCommands.claimRunScript. The supervisor moves its record into place (never over one). */
+function claimRunScript(runDir: string): string {
+  return `$d = ${psQuote(runDir, 'runDir')}
+$w = Split-Path -Parent (Split-Path -Parent (Split-Path -Parent $d))
+if (-not (Test-Path -LiteralPath $w -PathType Container)) { [Console]::Out.Write("FLEET_CLAIM:claimed\`n"); exit 0 }
+New-Item -ItemType Directory -Force -Path $d | Out-Null
+$p = Join-Path $d 'pid'
+try {
+  $f = [IO.File]::Open($p, 'CreateNew', 'Write')
+  $b = [Text.Encoding]::ASCII.GetBytes("abandoned\`n"); $f.Write($b, 0, $b.Length); $f.Close()
+  [Console]::Out.Write("FLEET_CLAIM:claimed\`n"); exit 0
+} catch {}
+for ($i = 0; $i -lt 40; $i++) {
+  $t = ''
+  try { $t = [IO.File]::ReadAllText($p) } catch {}
+  if ($t -match '^abandoned') { [Console]::Out.Write("FLEET_CLAIM:claimed\`n"); exit 0 }
+  if ($t -match '^[^\r\n]+\r?\n') { [Console]::Out.Write("FLEET_CLAIM:record\`n$t"); exit 0 }
+  Start-Sleep -Milliseconds 50
+}
+[Console]::Out.Write("FLEET_CLAIM:pending\`n")
+`;
+}
+
 export const windows: OsCommands = {
   name: 'windows',
   shellCommand: 'powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command -',
@@ -191,6 +214,7 @@ New-Item -ItemType Directory -Force -Path ${psQuote(runDir, 'runDir')} | Out-Nul
   readFileTailScript: (path, bytes) =>
     `if (Test-Path -LiteralPath ${psQuote(path, 'path')}) { $f = [IO.File]::Open(${psQuote(path)}, 'Open', 'Read', 'ReadWrite'); [void]$f.Seek([Math]::Max(0, $f.Length - ${Math.max(1, Math.floor(bytes))}), 'Begin'); $r = New-Object IO.StreamReader($f); [Console]::Out.Write($r.ReadToEnd()); $f.Close() }\n`,
   removeRunDirScript,
+  claimRunScript,
   controlFrame(script, endTag) {
     return `& { powershell.exe -NoProfile -NonInteractive -EncodedCommand ${encodePs(script)} 2>&1 | Out-String -Stream }; [Console]::Out.Write("\`n${endTag}:$LASTEXITCODE\`n")\n`;
   },

@@ -1,5 +1,15 @@
 import type { RunHandle } from '../identity';
-import { type KillResult, type ProbeResult, type TriageResult, parseKill, parsePidFile, parseProbe, parseTriage } from '../os/markers';
+import {
+  type ClaimResult,
+  type KillResult,
+  type ProbeResult,
+  type TriageResult,
+  parseClaim,
+  parseKill,
+  parsePidFile,
+  parseProbe,
+  parseTriage,
+} from '../os/markers';
 import { type BackoffOptions, withBackoff } from '../transport/backoff';
 import { LocalTransport } from '../transport/local';
 import { type Transport, TransportError } from '../transport/types';
@@ -65,6 +75,14 @@ export async function killRun(
 export async function readRunPidFile(transport: Transport, runDir: string, backoff?: BackoffOptions): Promise<RunHandle | undefined> {
   const text = await controlExec(transport, transport.os.readFileScript(transport.os.joinPath(runDir, 'pid')), backoff);
   return parsePidFile(text, runDir);
+}
+
+/**
+ * Settles whether a run whose PID never reached Redis started (see OsCommands.claimRunScript): its
+ * handle, or `claimed` (it never started and now never will), or `pending` (undecided: spawn nothing).
+ */
+export async function claimRun(transport: Transport, runDir: string, backoff?: BackoffOptions): Promise<ClaimResult> {
+  return parseClaim(await controlExec(transport, transport.os.claimRunScript(runDir), backoff), runDir);
 }
 
 export async function removeRunDir(transport: Transport, workFolder: string, runDir: string): Promise<void> {

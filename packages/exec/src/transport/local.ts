@@ -83,8 +83,9 @@ export class LocalTransport implements Transport {
 
   /**
    * Fast path: the run directory (0700) and the prompt file (0600, created exclusively), in-process
-   * with the same checks as prepareRunDirScript. A run directory that already existed (the same
-   * attempt started again after a crash) is emptied of the previous run's files first.
+   * with the same checks as prepareRunDirScript. Run directories are unique per start; one that
+   * already exists was claimed by another attempt (see claimRunScript): its `pid` is never touched,
+   * so the supervisor finds the claim and does not start.
    *
    * The common case (runs folder there, prompt ≤ 64 KiB) is two syscalls done inline: each costs
    * microseconds, where a thread-pool hop costs ~0.15 ms and more when the pool is busy. A larger
@@ -108,7 +109,7 @@ export class LocalTransport implements Transport {
       await mkdir(runDir, { recursive: true, mode: 0o700 });
     } else if (made === 'existed') {
       await chmod(runDir, 0o700);
-      await Promise.all(['prompt', 'out', 'exit', 'pid'].map((f) => rm(join(runDir, f), { force: true })));
+      await Promise.all(['prompt', 'out', 'exit'].map((f) => rm(join(runDir, f), { force: true })));
     }
     const path = join(runDir, 'prompt');
     if (small) writeFileSync(path, prompt, { mode: 0o600, flag: 'wx' });
