@@ -16,8 +16,8 @@
  * allow, or a lost job.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Member, Registry } from '@fleet/registry';
@@ -174,8 +174,20 @@ async function main(): Promise<number> {
   const hosts: NetnsHost[] = [];
   const members: ChaosMember[] = [];
   const procs = new Set<ChildProcess>();
+  /** Processes the harness itself stops (their exit is expected); `finished` once the run ends. */
+  const stopping = new Set<ChildProcess>();
+  const tails = new Map<ChildProcess, () => string>();
+  let finished = false;
   const faults = new Map<string, number>();
-  const fault = (k: string) => faults.set(k, (faults.get(k) ?? 0) + 1);
+  /** The last faults with their times, printed when something goes wrong (what happened just before). */
+  const recentFaults: string[] = [];
+  const faultLog: string[] = [];
+  const fault = (k: string, detail = '') => {
+    faults.set(k, (faults.get(k) ?? 0) + 1);
+    recentFaults.push(`${((Date.now() - T0) / 1000).toFixed(1)}s ${k}`);
+    faultLog.push(`${((Date.now() - T0) / 1000).toFixed(2)}s ${k} ${detail}`);
+    if (recentFaults.length > 12) recentFaults.shift();
+  };
   const killMs: number[] = [];
   const env = {
     ...process.env,
@@ -233,7 +245,9 @@ async function main(): Promise<number> {
 
     // --- processes ---------------------------------------------------------------------------
     const start = (script: string, extra: Record<string, string> = {}) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
+      // A diagnostic report (JS stack, handles) on SIGUSR2: taken of a process that stops answering.
+      const report = ['--report-on-signal', `--report-directory=${join(tmp.path, 'reports')}`];
+      const c = spawn(process.execPath, [...report, '--import', 'tsx', join(ROOT, script)], {
         cwd: ROOT,
         env: { ...env, ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -253,8 +267,24 @@ async function main(): Promise<number> {
           }
         }
       });
-      c.stderr?.resume();
-      c.on('exit', () => procs.delete(c));
+      // The last output of each process, printed if it ends without being told to (a finding).
+      let tail = '';
+      // Every process's whole output is kept in a file: the evidence if the run finds a violation.
+      mkdirSync(join(tmp.path, 'logs'), { recursive: true });
+      const file = createWriteStream(join(tmp.path, 'logs', `${basename(dirname(dirname(script)))}-${c.pid}.log`));
+      const keep = (d: Buffer) => {
+        tail = (tail + d.toString()).slice(-4000);
+        file.write(d);
+      };
+      c.on('close', () => file.end());
+      c.stdout?.on('data', keep);
+      c.stderr?.on('data', keep);
+      tails.set(c, () => tail);
+      c.on('exit', (code, signal) => {
+        procs.delete(c);
+        if (!stopping.has(c) && !finished)
+          log(`${script} (pid ${c.pid}) exited on its own: code ${code}, signal ${signal}; last output:\n${tail}`);
+      });
       return c;
     };
     const apiPort = await freePort();
@@ -275,7 +305,32 @@ async function main(): Promise<number> {
           if (r.status >= 500 && i < 50) throw new Error(`status ${r.status}`);
           return { status: r.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
         } catch (err) {
-          if (i >= 100) throw err;
+          if (i >= 100) {
+            const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+            api.kill('SIGUSR2');
+            await sleep(3_000);
+            const reports = join(tmp.path, 'reports');
+            for (const f of existsSync(reports) ? readdirSync(reports) : []) {
+              if (!f.includes(String(api.pid))) continue;
+              const r = JSON.parse(readFileSync(join(reports, f), 'utf8')) as {
+                javascriptStack?: { message?: string; stack?: string[] };
+                libuv?: Array<{
+                  type: string;
+                  is_active: boolean;
+                  is_referenced?: boolean;
+                  localEndpoint?: unknown;
+                  remoteEndpoint?: unknown;
+                }>;
+              };
+              log(
+                `API report: JS stack ${JSON.stringify(r.javascriptStack)}; active handles ${JSON.stringify(r.libuv?.filter((h) => h.is_active))}`,
+              );
+            }
+            log(
+              `API unreachable (${(err as Error).message}: ${cause?.code ?? cause?.message ?? '?'}); API pid ${api.pid} (alive: ${isAlive(api.pid ?? 0)}); last faults: ${recentFaults.join(', ')}; API's last output:\n${tails.get(api)?.() ?? ''}`,
+            );
+            throw err;
+          }
           await sleep(200);
         }
       }
@@ -289,62 +344,66 @@ async function main(): Promise<number> {
     const submitted: Submitted[] = [];
     let submitting = true;
     const submitter = (async () => {
-      for (let n = 0; n < JOBS && Date.now() - T0 < MAX_MS * 0.6; n++) {
-        const m = pick(members);
-        const t = `t${n}`;
-        const r = rnd();
-        let prompt: string;
-        let kind: string;
-        const body: Record<string, unknown> = { attempts: 3 };
-        if (r < 0.4) {
-          kind = 'short';
-          prompt = `@lines ${1 + Math.floor(rnd() * 20)}\n@sleep ${between(0.02, 0.3).toFixed(2)}`;
-        } else if (r < 0.5) {
-          kind = 'medium';
-          prompt = `@lines 3\n@sleep ${between(1, 3).toFixed(1)}\n@lines 3`;
-        } else if (r < 0.6) {
-          kind = 'resume';
-          if (rnd() < 0.5)
-            await client.hset(registry.keys.member(m.member.id), 'sessionId', `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`);
-          prompt = '@lines 2\n@sleep 0.2';
-          body.resume = true;
-        } else if (r < 0.7) {
-          kind = 'overloaded';
-          prompt = `@overloaded-times ${1 + Math.floor(rnd() * 2)} ${t}\n@lines 1`;
-        } else if (r < 0.75) {
-          kind = 'auth';
-          prompt = '@auth';
-        } else if (r < 0.82) {
-          kind = 'stubborn';
-          prompt = `@ignore-term\n@spawn-tree 30\n@lines 2\n@sleep ${between(0.5, 2.5).toFixed(1)}\n@lines 1`;
-        } else if (r < 0.87) {
-          kind = 'timeout';
-          prompt = '@lines 1\n@sleep 20';
-          body.inactivityTimeoutS = 1;
-        } else if (r < 0.92) {
-          kind = 'exit3';
-          prompt = '@lines 2\n@exit 3';
-        } else {
-          kind = 'chatty';
-          prompt = `@lines ${200 + Math.floor(rnd() * 800)}`;
+      try {
+        for (let n = 0; n < JOBS && Date.now() - T0 < MAX_MS * 0.6; n++) {
+          const m = pick(members);
+          const t = `t${n}`;
+          const r = rnd();
+          let prompt: string;
+          let kind: string;
+          const body: Record<string, unknown> = { attempts: 3 };
+          if (r < 0.4) {
+            kind = 'short';
+            prompt = `@lines ${1 + Math.floor(rnd() * 20)}\n@sleep ${between(0.02, 0.3).toFixed(2)}`;
+          } else if (r < 0.5) {
+            kind = 'medium';
+            prompt = `@lines 3\n@sleep ${between(1, 3).toFixed(1)}\n@lines 3`;
+          } else if (r < 0.6) {
+            kind = 'resume';
+            if (rnd() < 0.5)
+              await client.hset(registry.keys.member(m.member.id), 'sessionId', `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`);
+            prompt = '@lines 2\n@sleep 0.2';
+            body.resume = true;
+          } else if (r < 0.7) {
+            kind = 'overloaded';
+            prompt = `@overloaded-times ${1 + Math.floor(rnd() * 2)} ${t}\n@lines 1`;
+          } else if (r < 0.75) {
+            kind = 'auth';
+            prompt = '@auth';
+          } else if (r < 0.82) {
+            kind = 'stubborn';
+            prompt = `@ignore-term\n@spawn-tree 30\n@lines 2\n@sleep ${between(0.5, 2.5).toFixed(1)}\n@lines 1`;
+          } else if (r < 0.87) {
+            kind = 'timeout';
+            prompt = '@lines 1\n@sleep 20';
+            body.inactivityTimeoutS = 1;
+          } else if (r < 0.92) {
+            kind = 'exit3';
+            prompt = '@lines 2\n@exit 3';
+          } else {
+            kind = 'chatty';
+            prompt = `@lines ${200 + Math.floor(rnd() * 800)}`;
+          }
+          const res = await http('POST', `/v1/members/${m.member.id}/prompts`, { prompt: `@tag ${t}\n${prompt}`, ...body });
+          if (res.status !== 202) {
+            log(`submit failed: ${res.status} ${JSON.stringify(res.json)}`);
+            continue;
+          }
+          const attempts = body.resume ? 3 : 3;
+          submitted.push({ tag: t, jobId: String(res.json.jobId), memberId: m.member.id, attempts, kind });
+          // Keep a bounded number in flight so the run lasts (and faults land on running jobs).
+          await sleep(between(0.5, 1.5) * (WINDOW_MS / JOBS));
+          if (n % 50 === 0)
+            log(`submitted ${n}/${JOBS}; checker samples ${checker.samples}; faults ${JSON.stringify(Object.fromEntries(faults))}`);
         }
-        const res = await http('POST', `/v1/members/${m.member.id}/prompts`, { prompt: `@tag ${t}\n${prompt}`, ...body });
-        if (res.status !== 202) {
-          log(`submit failed: ${res.status} ${JSON.stringify(res.json)}`);
-          continue;
-        }
-        const attempts = body.resume ? 3 : 3;
-        submitted.push({ tag: t, jobId: String(res.json.jobId), memberId: m.member.id, attempts, kind });
-        // Keep a bounded number in flight so the run lasts (and faults land on running jobs).
-        await sleep(between(0.5, 1.5) * (WINDOW_MS / JOBS));
-        if (n % 50 === 0)
-          log(`submitted ${n}/${JOBS}; checker samples ${checker.samples}; faults ${JSON.stringify(Object.fromEntries(faults))}`);
+      } finally {
+        submitting = false;
       }
-      submitting = false;
     })();
 
     // --- faults ------------------------------------------------------------------------------
     const partitioned = new Set<NetnsHost>();
+    const heals = new Set<Promise<void>>();
     const faulter = (async () => {
       await sleep(2_000);
       while (submitting) {
@@ -365,25 +424,33 @@ async function main(): Promise<number> {
         try {
           if (f === 'worker_kill') {
             const i = Math.floor(rnd() * workers.length);
+            if (workers[i]) stopping.add(workers[i]);
             workers[i]?.kill('SIGKILL');
-            fault('worker SIGKILL+restart');
+            fault('worker SIGKILL+restart', `chaos-w${i} pid ${workers[i]?.pid}`);
             await sleep(between(300, 2_000));
             workers[i] = start('apps/worker/src/main.ts', { FLEET_WORKER_ID: `chaos-w${i}-${Date.now()}` });
           } else if (f === 'ssh_drop') {
             const s = pick(sshds);
             s.dropConnections();
-            fault('ssh connection drop');
+            fault('ssh connection drop', `${s.host}:${s.port}`);
           } else if (f === 'partition' && hosts.length > 0) {
             const h = pick(hosts);
             if (partitioned.has(h)) continue;
             partitioned.add(h);
             await h.partition();
-            fault('netns partition');
+            fault('netns partition', h.ns);
             const ms = between(2_000, 8_000);
-            void sleep(ms).then(async () => {
-              await h.heal();
-              partitioned.delete(h);
-            });
+            const healing = sleep(ms)
+              .then(async () => {
+                await h.heal();
+                partitioned.delete(h);
+                faultLog.push(`${((Date.now() - T0) / 1000).toFixed(2)}s healed ${h.ns}`);
+              })
+              .catch((err: Error) => {
+                log(`heal of ${h.ns} failed: ${err.message}`);
+              })
+              .finally(() => heals.delete(healing));
+            heals.add(healing);
           } else if (f === 'redis_restart') {
             await redis.restart({ downMs: between(300, 1_500) });
             fault('redis restart (AOF)');
@@ -396,6 +463,7 @@ async function main(): Promise<number> {
               fault('redis unavailable (SIGSTOP)');
             }
           } else if (f === 'api_restart') {
+            stopping.add(api);
             await stopChild(api, 2_000);
             api = start('apps/api/src/main.ts', { PORT: String(apiPort) });
             fault('api restart');
@@ -404,7 +472,7 @@ async function main(): Promise<number> {
             if (recent.length > 0) {
               const j = pick(recent);
               const r = await http('POST', `/v1/jobs/${j.jobId}/cancel`);
-              if (r.status === 202) fault('cancel');
+              if (r.status === 202) fault('cancel', j.jobId);
             }
           }
         } catch (err) {
@@ -414,8 +482,13 @@ async function main(): Promise<number> {
       for (const h of partitioned) await h.heal();
     })();
 
-    await submitter;
-    await faulter;
+    // Both end before anything else happens, even if the submitter failed: no fault or heal may run
+    // into the cleanup below (a heal racing the namespace's removal used to crash the harness and
+    // leave namespaces behind).
+    const [sub, flt] = await Promise.allSettled([submitter, faulter]);
+    await Promise.all(heals);
+    if (sub.status === 'rejected') throw sub.reason;
+    if (flt.status === 'rejected') throw flt.reason;
     log(`submitted ${submitted.length}; draining`);
 
     // --- drain -------------------------------------------------------------------------------
@@ -543,12 +616,20 @@ async function main(): Promise<number> {
       `${JSON.stringify({ seed: SEED, quick, rows: Object.fromEntries(rows), byKind, samples, violations }, null, 2)}\n`,
     );
     if (violations.length > 0 || maxLive > 1) {
+      // Keep the evidence: every process's log, each member's agent records, the fault timeline.
+      const evidence = join(ROOT, 'chaos/results', `evidence-seed-${SEED}`);
+      rmSync(evidence, { recursive: true, force: true });
+      cpSync(join(tmp.path, 'logs'), join(evidence, 'logs'), { recursive: true });
+      for (const m of members) cpSync(m.state.dir, join(evidence, 'agents', m.member.name), { recursive: true });
+      writeFileSync(join(evidence, 'faults.txt'), `${faultLog.join('\n')}\n`);
+      process.stdout.write(`evidence kept in ${evidence}\n`);
       process.stdout.write(`VIOLATIONS (${violations.length}):\n${violations.join('\n')}\n`);
       return 1;
     }
     process.stdout.write('no violations\n');
     return 0;
   } finally {
+    finished = true;
     for (const c of procs) c.kill('SIGKILL');
     // Nothing we started may survive the harness: kill every recorded agent still alive.
     for (const m of members) for (const pid of m.state.live()) process.kill(pid, 'SIGKILL');
