@@ -293,6 +293,9 @@ async function main(): Promise<number> {
     for (let i = 0; i < WORKERS; i++) workers.push(start('apps/worker/src/main.ts', { FLEET_WORKER_ID: `chaos-w${i}` }));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const http = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+      // An API restart takes 2 s on an idle machine and 10-20 s on a loaded 2-core one (tsx compiles
+      // it at each start): wait up to 2 minutes for it, by the clock, not by a count of tries.
+      const giveUpAt = Date.now() + 120_000;
       for (let i = 0; ; i++) {
         try {
           const r = await fetch(`${apiUrl}${path}`, {
@@ -305,7 +308,7 @@ async function main(): Promise<number> {
           if (r.status >= 500 && i < 50) throw new Error(`status ${r.status}`);
           return { status: r.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
         } catch (err) {
-          if (i >= 100) {
+          if (Date.now() >= giveUpAt) {
             const cause = (err as { cause?: { code?: string; message?: string } }).cause;
             api.kill('SIGUSR2');
             await sleep(3_000);

@@ -350,16 +350,21 @@ export function makeProcessor(deps: ProcessorDeps) {
             throw new RetryableJobError('fence_lost', 'another worker took over this run');
           }
           handle = outcome.handle;
-          const ok = outcome.kill && outcome.kill.result !== 'unreachable' && outcome.kill.result !== 'timeout';
-          if (ok || !outcome.handle) await registry.deleteRun(memberId, fence);
-          else log.error({ pid: handle?.pid, kill: outcome.kill?.result }, 'abort could not confirm the kill; record kept');
+          let kill = outcome.kill;
+          if (!outcome.handle) {
+            // Aborted before the PID came back: the start may still land (over SSH it waits for the
+            // login shell). Never just drop the record: settle it like any cleanup — claim the run so
+            // it can never start, or find it and kill it (the record stays if that is unconfirmed).
+            kill = await cleanUp(`aborted (${reason}) before its pid was known`);
+          } else {
+            const ok = kill && kill.result !== 'unreachable' && kill.result !== 'timeout';
+            if (ok) await registry.deleteRun(memberId, fence);
+            else log.error({ pid: handle?.pid, kill: kill?.result }, 'abort could not confirm the kill; record kept');
+            await registry.releaseFence(memberId, fence);
+            if (kill) await recordKill(registry, kill);
+          }
           runCreated = false;
-          await registry.releaseFence(memberId, fence);
-          log.warn(
-            { pid: handle?.pid, kill: outcome.kill?.result, killMs: outcome.kill && Math.round(outcome.kill.ms), category: reason },
-            'run aborted',
-          );
-          if (outcome.kill) await recordKill(registry, outcome.kill);
+          log.warn({ pid: handle?.pid, kill: kill?.result, killMs: kill && Math.round(kill.ms), category: reason }, 'run aborted');
           if (reason === 'fence_lost') throw new RetryableJobError('fence_lost', 'lost the member fence mid-run; run killed');
           if (reason === 'inactivity')
             throw unrecoverable('timeout', `no output for ${data.inactivityTimeoutS ?? cfg.defaultInactivityTimeoutS} s`);

@@ -185,6 +185,44 @@ describe('worker lifecycle', () => {
     await w.stop();
   });
 
+  it('a run aborted before its PID came back (a slow login shell) is claimed, not dropped: its late start never runs', async () => {
+    // The run's exec channel opens at once but its shell first sleeps 4 s (a slow .bashrc): the start
+    // lands after the inactivity abort (1 s) and after the follower's 2 s wait for the run's record.
+    // That record must not be dropped as "never started": it is claimed (or its run found and killed).
+    // (Here sshd may also end the late session when the worker closes the channel; a worker that
+    // dies instead leaves it running — the case the late-start test above proves.)
+    const slow = await startSshd({ loginDelayS: 4 });
+    try {
+      const { member, state } = await fleet.addSshMember(slow, 'slow-login');
+      const w = await fleet.startWorker();
+      // Warm up with a fast login: the connection and its control shell, then a run that takes the
+      // spare channel, so that the next run gets a channel opened *after* the login turned slow.
+      slow.setLoginDelay(false);
+      const warm = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
+      expect(await (await fleet.waitJob(warm.id ?? '')).getState()).toBe('completed');
+      slow.setLoginDelay(true);
+      const take = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
+      expect(await (await fleet.waitJob(take.id ?? '')).getState()).toBe('completed');
+      const started = state.started();
+      const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 20', inactivityTimeoutS: 1, attempts: 1 });
+      const done = await fleet.waitJob(job.id ?? '', 60_000);
+      expect(await done.getState()).toBe('failed');
+      expect(done.failedReason).toMatch(/^\[timeout\]/);
+      // Past the moment the late start lands: it never ran an agent, none runs now.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect(state.live()).toEqual([]);
+      expect(state.started()).toBe(started);
+      expect(await fleet.registry.getRun(member.id)).toBeUndefined();
+      // The path under test: aborted while the PID was unknown (no pid in the abort's log line).
+      const aborted = w.logs.find((l) => l.msg === 'run aborted' && l.jobId === job.id);
+      expect(aborted).toMatchObject({ category: 'inactivity' });
+      expect(aborted?.pid).toBeUndefined();
+      await w.stop();
+    } finally {
+      await slow.stop();
+    }
+  }, 120_000);
+
   it('members added after start are served without a restart', async () => {
     const w = await fleet.startWorker();
     const { member, state } = await fleet.addLocalMember('late');

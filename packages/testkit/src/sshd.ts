@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './ports';
@@ -20,6 +20,8 @@ export interface PrivateSshd {
   dropConnections(): number;
   /** Per-connection sshd processes alive now. */
   connectionCount(): number;
+  /** With `loginDelayS`: turn the slow login on or off for the sessions that start from now on. */
+  setLoginDelay(on: boolean): void;
   /** Restart with a different host key (to test pinning). */
   rotateHostKey(): Promise<string>;
   stop(): Promise<void>;
@@ -31,7 +33,18 @@ const SSHD = '/usr/sbin/sshd';
  * A private OpenSSH sshd on a free 127.0.0.1 port with generated host and client keys. Tests run as
  * root and log in as root (the login shell is bash; scripts we send run under /bin/sh = dash).
  */
-export async function startSshd(opts: { maxSessions?: number; listenAddress?: string; netns?: string } = {}): Promise<PrivateSshd> {
+export async function startSshd(
+  opts: {
+    maxSessions?: number;
+    listenAddress?: string;
+    netns?: string;
+    /**
+     * Every session's shell first sleeps this long, like a login shell whose rc files are slow
+     * (pyenv, nvm, conda): bash sources $BASH_ENV, which sshd sets for each session.
+     */
+    loginDelayS?: number;
+  } = {},
+): Promise<PrivateSshd> {
   const listen = opts.listenAddress ?? '127.0.0.1';
   const dir = tempDir('fleet-sshd-');
   const d = dir.path;
@@ -42,6 +55,13 @@ export async function startSshd(opts: { maxSessions?: number; listenAddress?: st
   writeFileSync(join(d, 'authorized_keys'), readFileSync(join(d, 'client_ed25519.pub')), { mode: 0o600 });
   const port = await freePort();
   const cfg = join(d, 'sshd_config');
+  // Unset first: the shells the rc files start (pyenv's, for one) must not sleep again. The delay
+  // applies while the flag file exists (setLoginDelay).
+  const delayFlag = join(d, 'login-delay');
+  if (opts.loginDelayS) {
+    writeFileSync(join(d, 'slow-rc.sh'), `unset BASH_ENV; if [ -e '${delayFlag}' ]; then sleep ${Number(opts.loginDelayS)}; fi\n`);
+    writeFileSync(delayFlag, '');
+  }
   const writeCfg = (hostKey: string) =>
     writeFileSync(
       cfg,
@@ -62,6 +82,7 @@ export async function startSshd(opts: { maxSessions?: number; listenAddress?: st
         'LogLevel ERROR',
         'Subsystem sftp internal-sftp',
         'ClientAliveInterval 0',
+        ...(opts.loginDelayS ? [`SetEnv BASH_ENV=${join(d, 'slow-rc.sh')}`] : []),
         '',
       ].join('\n'),
     );
@@ -93,6 +114,10 @@ export async function startSshd(opts: { maxSessions?: number; listenAddress?: st
     dir: d,
     get pid() {
       return child.pid ?? -1;
+    },
+    setLoginDelay(on: boolean) {
+      if (on) writeFileSync(delayFlag, '');
+      else rmSync(delayFlag, { force: true });
     },
     dropConnections() {
       const procs = sessionProcs();
