@@ -67,7 +67,10 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     const pid = events.find((e) => e.event === 'pid');
     expect(Number(pid?.data)).toBeGreaterThan(1);
     const output = events.filter((e) => e.event === 'output').map((e) => e.data);
-    const runDir = join(m.workFolder, '.fleet/runs', `${jobId}-1`);
+    // The run's own directory (unique per start: <jobId>-<attempt>-<random>).
+    const runs = readdirSync(join(m.workFolder, '.fleet/runs')).filter((d) => d.startsWith(`${jobId}-1-`));
+    expect(runs).toHaveLength(1);
+    const runDir = join(m.workFolder, '.fleet/runs', runs[0] ?? '');
     const file = readFileSync(join(runDir, 'out'), 'utf8')
       .split('\n')
       .filter((l, i, a) => l !== '' || i < a.length - 1);

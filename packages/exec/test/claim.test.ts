@@ -4,6 +4,7 @@ import { isAlive, waitFor } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunHandle } from '../src/identity';
 import { claimRun } from '../src/run/control';
+import { newNonce } from '../src/run/follow';
 import { runAgent } from '../src/run/run-agent';
 import { type Kind, type TestMember, makeMember } from './helpers/members';
 
@@ -37,11 +38,31 @@ describe.each<Kind>(['local', 'ssh'])('claiming a run that may not have started 
       argv: ['sh'],
       prompt: `touch '${canary}'\n`,
     });
-    expect(out.kind, JSON.stringify(out)).not.toBe('exited');
+    expect(out).toMatchObject({ kind: 'not_started', reason: 'rundir_used' });
     expect(existsSync(canary)).toBe(false);
     expect(readFileSync(join(runDir, 'pid'), 'utf8')).toBe('abandoned\n');
     // Claiming again says the same: it never started.
     expect(await claimRun(m.transport, runDir)).toEqual({ kind: 'claimed' });
+  });
+
+  it('a claim that lands between the prepare and the start still stops it (the supervisor creates its record with noclobber)', async () => {
+    const id = runId();
+    const runDir = m.transport.os.runDir(m.workFolder, id);
+    const canary = join(m.workFolder, `canary-${id}`);
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(runDir, 'prompt'), `touch '${canary}'\n`);
+    expect(await claimRun(m.transport, runDir)).toEqual({ kind: 'claimed' });
+    const ch = await m.transport.stream(
+      m.transport.os.wrapperScript({ runDir, workFolder: m.workFolder, argv: ['sh'], nonce: newNonce() }),
+    );
+    let text = '';
+    for await (const b of ch.output) text += b.toString();
+    expect(text).toContain('FLEET_ERR:abandoned');
+    expect(text).not.toContain('FLEET_PID');
+    // The wrapper gives up on seeing the claim; its supervisor was started all the same: give it time.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(existsSync(canary)).toBe(false);
+    expect(readFileSync(join(runDir, 'pid'), 'utf8')).toBe('abandoned\n');
   });
 
   it('a run that did start is found, not claimed, and keeps running to its own end', async () => {
@@ -60,6 +81,9 @@ describe.each<Kind>(['local', 'ssh'])('claiming a run that may not have started 
       },
     });
     const h = await waitFor(() => started, { what: 'run started' });
+    // Started = its supervisor wrote its record (locally the PID is known a moment before that; a
+    // claim in that moment stops the start, which is what a claim is for).
+    await waitFor(() => /^\d+:/.test(readFileSync(join(h.runDir, 'pid'), 'utf8')), { what: 'record written' });
     const c = await claimRun(m.transport, h.runDir);
     expect(c).toEqual({ kind: 'record', handle: { pid: h.pid, bootId: h.bootId, startTime: h.startTime, runDir: h.runDir } });
     expect(isAlive(h.pid)).toBe(true);

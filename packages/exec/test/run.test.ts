@@ -79,7 +79,7 @@ describe.each<Kind>(['local', 'ssh'])('runAgent over %s', (kind) => {
     expect(parsed.usage?.outputTokens).toBe(2);
   });
 
-  it('the same attempt started again in its run directory (after a crash) sees nothing of the earlier run', async () => {
+  it('a run directory is started once: starting it again is refused, and the earlier record is never taken for the new run', async () => {
     const id = runId();
     const first = await runAgent({
       transport: m.transport,
@@ -96,12 +96,10 @@ describe.each<Kind>(['local', 'ssh'])('runAgent over %s', (kind) => {
       argv: ['sh'],
       prompt: 'echo second-run\n',
     });
-    expect(again.kind).toBe('exited');
-    if (again.kind !== 'exited') return;
-    expect([again.exitCode, again.tail]).toEqual([0, ['second-run']]);
+    expect(again).toMatchObject({ kind: 'not_started', reason: 'rundir_used' });
     const runDir = m.transport.os.runDir(m.workFolder, id);
-    expect(readFileSync(`${runDir}/prompt`, 'utf8')).toBe('echo second-run\n');
-    expect(readFileSync(`${runDir}/pid`, 'utf8')).toMatch(/^\d+:[^:]+:\d+\n0\n$/);
+    expect(readFileSync(`${runDir}/prompt`, 'utf8')).toBe('echo first-run; exit 7\n');
+    expect(readFileSync(`${runDir}/pid`, 'utf8')).toMatch(/^\d+:[^:]+:\d+\n7\n$/);
   });
 
   it('delivers a hostile 1 MB prompt byte-exact through a file, never on a command line', async () => {

@@ -355,7 +355,8 @@ export const unix: OsCommands = {
   prepareRunDirScript: (workFolder, runDir) =>
     `[ -d ${shQuote(workFolder, 'workFolder')} ] || { echo FLEET_ERR:workfolder_missing; exit 0; }
 umask 077
-mkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} && echo FLEET_OK
+mkdir -p -- ${shQuote(runDir, 'runDir')} && chmod 700 -- ${shQuote(runDir)} || exit 0
+if [ -e ${shQuote(`${runDir}/pid`)} ]; then echo FLEET_ERR:rundir_used; else echo FLEET_OK; fi
 `,
   wrapperScript,
   supervisorArgv: (opts) => ['sh', '-c', SUPERVISOR, 'fleet-run', opts.runDir, ...agentCommand(opts)],

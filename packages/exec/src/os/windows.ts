@@ -203,7 +203,9 @@ export const windows: OsCommands = {
   joinPath: (dir, name) => `${dir}\\${name}`,
   prepareRunDirScript: (workFolder, runDir) =>
     `if (-not (Test-Path -LiteralPath ${psQuote(workFolder, 'workFolder')} -PathType Container)) { [Console]::Out.Write("FLEET_ERR:workfolder_missing\`n"); exit 0 }
-New-Item -ItemType Directory -Force -Path ${psQuote(runDir, 'runDir')} | Out-Null\n[Console]::Out.Write("FLEET_OK\`n")\n`,
+New-Item -ItemType Directory -Force -Path ${psQuote(runDir, 'runDir')} | Out-Null
+if (Test-Path -LiteralPath (Join-Path ${psQuote(runDir)} 'pid')) { [Console]::Out.Write("FLEET_ERR:rundir_used\`n"); exit 0 }
+[Console]::Out.Write("FLEET_OK\`n")\n`,
   wrapperScript,
   reattachScript,
   probeScript,

@@ -35,11 +35,13 @@ export async function runAgent(o: RunAgentOptions): Promise<RunOutcome> {
   const fast = transport instanceof LocalTransport && os.supervisorArgv ? transport : undefined;
   try {
     if (fast) {
-      if ((await fast.prepareRun(o.workFolder, runDir, o.prompt)) === 'workfolder_missing')
-        return { kind: 'not_started', reason: 'workfolder_missing' };
+      const prep = await fast.prepareRun(o.workFolder, runDir, o.prompt);
+      if (prep !== 'ok') return { kind: 'not_started', reason: prep };
     } else {
       const prep = await controlExec(transport, os.prepareRunDirScript(o.workFolder, runDir), reconnect, o.signal);
       if (prep.includes('FLEET_ERR:workfolder_missing')) return { kind: 'not_started', reason: 'workfolder_missing' };
+      // A run directory is started once: one holding a record (an earlier start, or a claim) is never reused.
+      if (prep.includes('FLEET_ERR:rundir_used')) return { kind: 'not_started', reason: 'rundir_used' };
       if (!prep.includes('FLEET_OK')) return { kind: 'not_started', reason: `cannot create run directory: ${prep.trim().slice(0, 300)}` };
       await withBackoff(() => transport.writeFile(os.joinPath(runDir, 'prompt'), o.prompt, 0o600), retryTransient, reconnect, o.signal);
     }

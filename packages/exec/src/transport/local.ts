@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getOsCommands } from '../os/index';
@@ -83,15 +83,15 @@ export class LocalTransport implements Transport {
 
   /**
    * Fast path: the run directory (0700) and the prompt file (0600, created exclusively), in-process
-   * with the same checks as prepareRunDirScript. Run directories are unique per start; one that
-   * already exists was claimed by another attempt (see claimRunScript): its `pid` is never touched,
-   * so the supervisor finds the claim and does not start.
+   * with the same checks as prepareRunDirScript. A run directory is started once: one that already
+   * holds a record (an earlier start, or another attempt's claim, see claimRunScript) is refused
+   * (`rundir_used`) and its `pid` is never touched.
    *
    * The common case (runs folder there, prompt ≤ 64 KiB) is two syscalls done inline: each costs
    * microseconds, where a thread-pool hop costs ~0.15 ms and more when the pool is busy. A larger
    * prompt is written through the pool so a slow disk cannot stall the event loop.
    */
-  async prepareRun(workFolder: string, runDir: string, prompt: string | Buffer): Promise<'ok' | 'workfolder_missing'> {
+  async prepareRun(workFolder: string, runDir: string, prompt: string | Buffer): Promise<'ok' | 'workfolder_missing' | 'rundir_used'> {
     const small = (typeof prompt === 'string' ? prompt.length * 3 : prompt.length) <= 64 * 1024;
     let made: 'made' | 'existed' | 'no_parent';
     try {
@@ -108,6 +108,8 @@ export class LocalTransport implements Transport {
       if (!st?.isDirectory()) return 'workfolder_missing';
       await mkdir(runDir, { recursive: true, mode: 0o700 });
     } else if (made === 'existed') {
+      // Started once already (or claimed as never to start): its record is never taken for a new run.
+      if (existsSync(join(runDir, 'pid'))) return 'rundir_used';
       await chmod(runDir, 0o700);
       await Promise.all(['prompt', 'out', 'exit'].map((f) => rm(join(runDir, f), { force: true })));
     }
