@@ -83,7 +83,8 @@ describe.each<Kind>(['local', 'ssh'])('claiming a run that may not have started 
     const h = await waitFor(() => started, { what: 'run started' });
     // Started = its supervisor wrote its record (locally the PID is known a moment before that; a
     // claim in that moment stops the start, which is what a claim is for).
-    await waitFor(() => /^\d+:/.test(readFileSync(join(h.runDir, 'pid'), 'utf8')), { what: 'record written' });
+    const pidFile = join(h.runDir, 'pid');
+    await waitFor(() => existsSync(pidFile) && /^\d+:/.test(readFileSync(pidFile, 'utf8')), { what: 'record written' });
     const c = await claimRun(m.transport, h.runDir);
     expect(c).toEqual({ kind: 'record', handle: { pid: h.pid, bootId: h.bootId, startTime: h.startTime, runDir: h.runDir } });
     expect(isAlive(h.pid)).toBe(true);
