@@ -5,6 +5,20 @@ import { type PrivateSshd, isAlive, startSshd, waitFor } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fleet, startFleet } from './harness';
 
+/** A run record left by an attempt whose worker is gone (job `<memberId>.…<tag>`, attempt 1). */
+function deadAttemptRecord(memberId: string, tag: string, fields: Record<string, string>): Record<string, string> & { token: string } {
+  return {
+    token: `${memberId}.00000000-0000-4000-8000-0000000000${tag}:1:dead`,
+    jobId: `${memberId}.00000000-0000-4000-8000-0000000000${tag}`,
+    attempt: '1',
+    workerId: 'dead',
+    state: 'running',
+    startedAt: String(Date.now()),
+    outOffset: '0',
+    ...fields,
+  };
+}
+
 let fleet: Fleet;
 let sshd: PrivateSshd;
 beforeAll(async () => {
@@ -30,19 +44,10 @@ describe('worker lifecycle', () => {
       hooks: {
         onStarted: async (h) => {
           pid = h.pid;
-          await fleet.redis.hset(fleet.registry.keys.run(member.id), {
-            token: `${member.id}.00000000-0000-4000-8000-000000000000:1:dead`,
-            jobId: `${member.id}.00000000-0000-4000-8000-000000000000`,
-            attempt: '1',
-            workerId: 'dead',
-            state: 'running',
-            runDir: h.runDir,
-            pid: String(h.pid),
-            bootId: h.bootId,
-            startTime: h.startTime,
-            startedAt: String(Date.now()),
-            outOffset: '0',
-          });
+          await fleet.redis.hset(
+            fleet.registry.keys.run(member.id),
+            deadAttemptRecord(member.id, '00', { runDir: h.runDir, pid: String(h.pid), bootId: h.bootId, startTime: h.startTime }),
+          );
         },
       },
     });
@@ -58,16 +63,6 @@ describe('worker lifecycle', () => {
   });
 
   it('sweeper at start handles many stale records at once: kills each live orphan, removes every stale record, leaves an owned one', async () => {
-    const staleRecord = (memberId: string, tag: string, fields: Record<string, string>) => ({
-      token: `${memberId}.00000000-0000-4000-8000-0000000000${tag}:1:dead`,
-      jobId: `${memberId}.00000000-0000-4000-8000-0000000000${tag}`,
-      attempt: '1',
-      workerId: 'dead',
-      state: 'running',
-      startedAt: String(Date.now()),
-      outOffset: '0',
-      ...fields,
-    });
     // Three live orphans, each on its own member.
     const live: Array<{ pid: number; memberId: string; run: Promise<unknown> }> = [];
     for (let i = 0; i < 3; i++) {
@@ -85,7 +80,7 @@ describe('worker lifecycle', () => {
             pid = h.pid;
             await fleet.redis.hset(
               fleet.registry.keys.run(member.id),
-              staleRecord(member.id, `a${i}`, { runDir: h.runDir, pid: String(h.pid), bootId: h.bootId, startTime: h.startTime }),
+              deadAttemptRecord(member.id, `a${i}`, { runDir: h.runDir, pid: String(h.pid), bootId: h.bootId, startTime: h.startTime }),
             );
           },
         },
@@ -100,7 +95,7 @@ describe('worker lifecycle', () => {
       const { member } = await fleet.addLocalMember(`dead-${i}`);
       await fleet.redis.hset(
         fleet.registry.keys.run(member.id),
-        staleRecord(member.id, `${10 + i}`, {
+        deadAttemptRecord(member.id, `${10 + i}`, {
           runDir: join(member.workFolder, '.fleet/runs/gone-1'),
           pid: String(4_000_000 + i),
           bootId,
@@ -111,7 +106,7 @@ describe('worker lifecycle', () => {
     }
     // One record whose fence its own attempt holds: a live attempt owns it, the sweeper must not touch it.
     const { member: owned } = await fleet.addLocalMember('owned');
-    const ownedRec = staleRecord(owned.id, '99', {
+    const ownedRec = deadAttemptRecord(owned.id, '99', {
       runDir: join(owned.workFolder, '.fleet/runs/x-1'),
       pid: '4100000',
       bootId,
@@ -153,16 +148,7 @@ describe('worker lifecycle', () => {
     const lateId = `late-${process.pid}`;
     const transport = new LocalTransport();
     const lateDir = transport.os.runDir(member.workFolder, lateId);
-    await fleet.redis.hset(fleet.registry.keys.run(member.id), {
-      token: `${member.id}.00000000-0000-4000-8000-000000000077:1:dead`,
-      jobId: `${member.id}.00000000-0000-4000-8000-000000000077`,
-      attempt: '1',
-      workerId: 'dead',
-      state: 'starting',
-      runDir: lateDir,
-      startedAt: String(Date.now()),
-      outOffset: '0',
-    });
+    await fleet.redis.hset(fleet.registry.keys.run(member.id), deadAttemptRecord(member.id, '77', { state: 'starting', runDir: lateDir }));
     const sampler = state.sampler(10);
     const w = await fleet.startWorker();
     const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 1.5' });
