@@ -9,6 +9,7 @@ import {
   attachRun,
   getProvider,
   killRun,
+  killUnconfirmed,
   probeRun,
   runAgent,
 } from '@fleet/exec';
@@ -154,7 +155,7 @@ export function makeProcessor(deps: ProcessorDeps) {
             await recordKill(registry, report);
             log.info({ pid: h.pid, kill: report.result, killMs: Math.round(report.ms), why }, 'run killed before failing the attempt');
           }
-          if (report?.result === 'unreachable' || report?.result === 'timeout') {
+          if (report && killUnconfirmed(report)) {
             // Not confirmed gone: keep the record so the next attempt (or the sweeper) kills it first.
             log.error({ pid: h?.pid, kill: report.result }, 'could not confirm the run is gone; record kept');
           } else {
@@ -193,7 +194,7 @@ export function makeProcessor(deps: ProcessorDeps) {
             { pid: h?.pid, leftover: leftover.token, kill: report?.result ?? 'never_spawned', killMs: report && Math.round(report.ms) },
             'killed leftover run before spawning',
           );
-          if (report?.result === 'unreachable' || report?.result === 'timeout') {
+          if (report && killUnconfirmed(report)) {
             throw new RetryableJobError(
               'unreachable',
               `leftover run ${leftover.token} could not be confirmed gone (${report.result}); not spawning`,
@@ -357,8 +358,7 @@ export function makeProcessor(deps: ProcessorDeps) {
             // it can never start, or find it and kill it (the record stays if that is unconfirmed).
             kill = await cleanUp(`aborted (${reason}) before its pid was known`);
           } else {
-            const ok = kill && kill.result !== 'unreachable' && kill.result !== 'timeout';
-            if (ok) await registry.deleteRun(memberId, fence);
+            if (kill && !killUnconfirmed(kill)) await registry.deleteRun(memberId, fence);
             else log.error({ pid: handle?.pid, kill: kill?.result }, 'abort could not confirm the kill; record kept');
             await registry.releaseFence(memberId, fence);
             if (kill) await recordKill(registry, kill);

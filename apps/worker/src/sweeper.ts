@@ -1,4 +1,4 @@
-import { type RunHandle, type Transport, killRun, needsKill, triageRuns } from '@fleet/exec';
+import { type RunHandle, type Transport, killRun, killUnconfirmed, needsKill, triageRuns } from '@fleet/exec';
 import type { FleetJobs, Registry, RunRecord } from '@fleet/registry';
 import type { Logger } from 'pino';
 import { handleOf } from './run-handle';
@@ -68,7 +68,7 @@ export async function sweep(deps: {
         if (handle && tr && needsKill(tr)) {
           const report = await killRun(t, handle, { timeoutMs: deps.killTimeoutMs });
           result = report.result;
-          if (report.result === 'unreachable' || report.result === 'timeout') {
+          if (killUnconfirmed(report)) {
             l.warn({ kill: report.result }, 'sweeper: orphan not confirmed gone; will retry');
             return;
           }

@@ -13,6 +13,7 @@ export { parsePidFile } from './os/markers';
 export {
   claimRun,
   killRun,
+  killUnconfirmed,
   probeRun,
   readRunPidFile,
   removeRunDir,

@@ -45,6 +45,11 @@ export interface KillReport {
   ms: number;
 }
 
+/** A kill that could not confirm the run gone (member unreachable, or the tree outlived the timeout): its record must stay. */
+export function killUnconfirmed(report: KillReport | undefined): boolean {
+  return report?.result === 'unreachable' || report?.result === 'timeout';
+}
+
 /**
  * Kills the run's whole process tree if (and only if) its identity still matches, and waits until
  * nothing of it is alive. `unreachable` means we could not even ask: the caller must not assume the
