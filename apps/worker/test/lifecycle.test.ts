@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LocalTransport, runAgent } from '@fleet/exec';
+import { LocalTransport, type RunOutcome, runAgent } from '@fleet/exec';
+import type { Member } from '@fleet/registry';
 import { type PrivateSshd, isAlive, startSshd, waitFor } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fleet, startFleet } from './harness';
@@ -19,6 +20,33 @@ function deadAttemptRecord(memberId: string, tag: string, fields: Record<string,
   };
 }
 
+/**
+ * Starts an agent (`@sleep 60`) on a local member whose run record names a dead attempt: an orphan no
+ * live job owns. Resolves once that record holds its PID and identity.
+ */
+async function startOrphan(member: Member, runId: string, tag: string): Promise<{ pid: number; run: Promise<RunOutcome> }> {
+  let pid = 0;
+  const run = runAgent({
+    transport: new LocalTransport(),
+    runId,
+    workFolder: member.workFolder,
+    argv: [member.agentBinary ?? '', '-p'],
+    env: member.agentEnv,
+    prompt: '@sleep 60',
+    hooks: {
+      onStarted: async (h) => {
+        await fleet.redis.hset(
+          fleet.registry.keys.run(member.id),
+          deadAttemptRecord(member.id, tag, { runDir: h.runDir, pid: String(h.pid), bootId: h.bootId, startTime: h.startTime }),
+        );
+        pid = h.pid;
+      },
+    },
+  });
+  await waitFor(() => pid > 0, { what: `orphan ${runId} recorded` });
+  return { pid, run };
+}
+
 let fleet: Fleet;
 let sshd: PrivateSshd;
 beforeAll(async () => {
@@ -33,24 +61,7 @@ afterAll(async () => {
 describe('worker lifecycle', () => {
   it('sweeper at start kills an orphan run no job owns (identity-checked), counts and logs it', async () => {
     const { member, state } = await fleet.addLocalMember();
-    let pid = 0;
-    const orphan = runAgent({
-      transport: new LocalTransport(),
-      runId: 'orphan-1',
-      workFolder: member.workFolder,
-      argv: [member.agentBinary ?? '', '-p'],
-      env: member.agentEnv,
-      prompt: '@sleep 60',
-      hooks: {
-        onStarted: async (h) => {
-          pid = h.pid;
-          await fleet.redis.hset(
-            fleet.registry.keys.run(member.id),
-            deadAttemptRecord(member.id, '00', { runDir: h.runDir, pid: String(h.pid), bootId: h.bootId, startTime: h.startTime }),
-          );
-        },
-      },
-    });
+    const { pid, run: orphan } = await startOrphan(member, 'orphan-1', '00');
     await waitFor(() => state.live().length === 1, { what: 'orphan running' });
     const before = (await fleet.registry.stats()).orphans_killed ?? 0;
     const w = await fleet.startWorker();
@@ -67,25 +78,8 @@ describe('worker lifecycle', () => {
     const live: Array<{ pid: number; memberId: string; run: Promise<unknown> }> = [];
     for (let i = 0; i < 3; i++) {
       const { member } = await fleet.addLocalMember(`orphan-${i}`);
-      let pid = 0;
-      const run = runAgent({
-        transport: new LocalTransport(),
-        runId: `many-orphan-${i}`,
-        workFolder: member.workFolder,
-        argv: [member.agentBinary ?? '', '-p'],
-        env: member.agentEnv,
-        prompt: '@sleep 60',
-        hooks: {
-          onStarted: async (h) => {
-            pid = h.pid;
-            await fleet.redis.hset(
-              fleet.registry.keys.run(member.id),
-              deadAttemptRecord(member.id, `a${i}`, { runDir: h.runDir, pid: String(h.pid), bootId: h.bootId, startTime: h.startTime }),
-            );
-          },
-        },
-      });
-      await waitFor(() => pid > 0 && isAlive(pid), { what: `orphan ${i} running` });
+      const { pid, run } = await startOrphan(member, `many-orphan-${i}`, `a${i}`);
+      await waitFor(() => isAlive(pid), { what: `orphan ${i} running` });
       live.push({ pid, memberId: member.id, run });
     }
     // Forty stale records of runs long gone (dead PIDs of this boot).
