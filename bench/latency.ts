@@ -67,30 +67,24 @@ export async function benchLatency(): Promise<BenchRow[]> {
           ['back to back', toPid],
           [`runs ${gap} ms apart`, spaced],
         ] as const) {
-          rows.push({
-            name: `Enqueue → PID persisted in Redis (ssh, ${how}), p50 (p99 ${percentile(v, 99).toFixed(0)} ms)`,
-            baseline: 'raw exec channel (`true`) on an open connection, p50',
-            baselineValue: percentile(raw, 50),
-            ours: 'enqueue → pid persisted p50',
-            oursValue: percentile(v, 50),
-            unit: 'ms',
-            ratio: percentile(v, 50) / percentile(raw, 50),
-            better: 'lower',
-            target: '',
-          });
+          rows.push(
+            msRow(
+              `Enqueue → PID persisted in Redis (ssh, ${how}), p50 (p99 ${percentile(v, 99).toFixed(0)} ms)`,
+              ['raw exec channel (`true`) on an open connection, p50', percentile(raw, 50)],
+              ['enqueue → pid persisted p50', percentile(v, 50)],
+              '',
+            ),
+          );
         }
       } else
-        rows.push({
-          name: `Enqueue → PID persisted in Redis (${kind}), p50 (p99 ${percentile(toPid, 99).toFixed(0)} ms)`,
-          baseline: 'Redis PING round trip p50',
-          baselineValue: percentile(ping, 50),
-          ours: 'enqueue → pid persisted p50',
-          oursValue: percentile(toPid, 50),
-          unit: 'ms',
-          ratio: percentile(toPid, 50) / percentile(ping, 50),
-          better: 'lower',
-          target: kind === 'local' ? 'p50 ≤ 15 ms' : '',
-        });
+        rows.push(
+          msRow(
+            `Enqueue → PID persisted in Redis (${kind}), p50 (p99 ${percentile(toPid, 99).toFixed(0)} ms)`,
+            ['Redis PING round trip p50', percentile(ping, 50)],
+            ['enqueue → pid persisted p50', percentile(toPid, 50)],
+            kind === 'local' ? 'p50 ≤ 15 ms' : '',
+          ),
+        );
       const toGone: number[] = [];
       for (let i = 0; i < n; i++) {
         const job = await s.jobs.enqueue(m.id, { prompt: 'sleep 60 & sleep 60 & wait', attempts: 1 });
@@ -111,22 +105,24 @@ export async function benchLatency(): Promise<BenchRow[]> {
         toGone.push(performance.now() - t);
         await waitUntil(async () => (await job.getState()) === 'failed', 30_000, 5);
       }
-      rows.push({
-        name: `Cancel → process tree gone (${kind}), p99 (p50 ${percentile(toGone, 50).toFixed(0)} ms)`,
-        baseline: 'raw kill(2)+reap of a child p99',
-        baselineValue: percentile(rawKill, 99),
-        ours: 'cancel → tree gone p99',
-        oursValue: percentile(toGone, 99),
-        unit: 'ms',
-        ratio: percentile(toGone, 99) / percentile(rawKill, 99),
-        better: 'lower',
-        target: kind === 'local' ? 'p99 ≤ 250 ms' : 'p99 ≤ 500 ms',
-      });
+      rows.push(
+        msRow(
+          `Cancel → process tree gone (${kind}), p99 (p50 ${percentile(toGone, 50).toFixed(0)} ms)`,
+          ['raw kill(2)+reap of a child p99', percentile(rawKill, 99)],
+          ['cancel → tree gone p99', percentile(toGone, 99)],
+          kind === 'local' ? 'p99 ≤ 250 ms' : 'p99 ≤ 500 ms',
+        ),
+      );
     }
   } finally {
     await s.close();
   }
   return rows;
+}
+
+/** A latency row (ms, lower is better): ours against its baseline. */
+function msRow(name: string, [baseline, baselineValue]: [string, number], [ours, oursValue]: [string, number], target: string): BenchRow {
+  return { name, baseline, baselineValue, ours, oursValue, unit: 'ms', ratio: oursValue / baselineValue, better: 'lower', target };
 }
 
 /** `n` exec channels running `true` on one open connection, each timed from the request to its close. */
