@@ -16,7 +16,7 @@
  * allow, or a lost job.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -179,14 +179,12 @@ async function main(): Promise<number> {
   const tails = new Map<ChildProcess, () => string>();
   let finished = false;
   const faults = new Map<string, number>();
-  /** The last faults with their times, printed when something goes wrong (what happened just before). */
-  const recentFaults: string[] = [];
+  /** Every fault and heal with its time: the last ones are printed when the API stops answering, all kept as evidence. */
   const faultLog: string[] = [];
+  const timeline = (what: string) => faultLog.push(`${((Date.now() - T0) / 1000).toFixed(2)}s ${what}`);
   const fault = (k: string, detail = '') => {
     faults.set(k, (faults.get(k) ?? 0) + 1);
-    recentFaults.push(`${((Date.now() - T0) / 1000).toFixed(1)}s ${k}`);
-    faultLog.push(`${((Date.now() - T0) / 1000).toFixed(2)}s ${k} ${detail}`);
-    if (recentFaults.length > 12) recentFaults.shift();
+    timeline(`${k} ${detail}`);
   };
   const killMs: number[] = [];
   const env = {
@@ -245,9 +243,7 @@ async function main(): Promise<number> {
 
     // --- processes ---------------------------------------------------------------------------
     const start = (script: string, extra: Record<string, string> = {}) => {
-      // A diagnostic report (JS stack, handles) on SIGUSR2: taken of a process that stops answering.
-      const report = ['--report-on-signal', `--report-directory=${join(tmp.path, 'reports')}`];
-      const c = spawn(process.execPath, [...report, '--import', 'tsx', join(ROOT, script)], {
+      const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
         cwd: ROOT,
         env: { ...env, ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -310,27 +306,8 @@ async function main(): Promise<number> {
         } catch (err) {
           if (Date.now() >= giveUpAt) {
             const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-            api.kill('SIGUSR2');
-            await sleep(3_000);
-            const reports = join(tmp.path, 'reports');
-            for (const f of existsSync(reports) ? readdirSync(reports) : []) {
-              if (!f.includes(String(api.pid))) continue;
-              const r = JSON.parse(readFileSync(join(reports, f), 'utf8')) as {
-                javascriptStack?: { message?: string; stack?: string[] };
-                libuv?: Array<{
-                  type: string;
-                  is_active: boolean;
-                  is_referenced?: boolean;
-                  localEndpoint?: unknown;
-                  remoteEndpoint?: unknown;
-                }>;
-              };
-              log(
-                `API report: JS stack ${JSON.stringify(r.javascriptStack)}; active handles ${JSON.stringify(r.libuv?.filter((h) => h.is_active))}`,
-              );
-            }
             log(
-              `API unreachable (${(err as Error).message}: ${cause?.code ?? cause?.message ?? '?'}); API pid ${api.pid} (alive: ${isAlive(api.pid ?? 0)}); last faults: ${recentFaults.join(', ')}; API's last output:\n${tails.get(api)?.() ?? ''}`,
+              `API unreachable (${(err as Error).message}: ${cause?.code ?? cause?.message ?? '?'}); API pid ${api.pid} (alive: ${isAlive(api.pid ?? 0)}); last faults: ${faultLog.slice(-12).join(', ')}; API's last output:\n${tails.get(api)?.() ?? ''}`,
             );
             throw err;
           }
@@ -447,7 +424,7 @@ async function main(): Promise<number> {
               .then(async () => {
                 await h.heal();
                 partitioned.delete(h);
-                faultLog.push(`${((Date.now() - T0) / 1000).toFixed(2)}s healed ${h.ns}`);
+                timeline(`healed ${h.ns}`);
               })
               .catch((err: Error) => {
                 log(`heal of ${h.ns} failed: ${err.message}`);
