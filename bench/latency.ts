@@ -17,6 +17,12 @@ export async function benchLatency(): Promise<BenchRow[]> {
   const n = QUICK ? 3 : 30;
   const s = await benchStack();
   const rows: BenchRow[] = [];
+  /** What a timed-out wait found: the job's state and reason, and the member's run record. */
+  const found = (memberId: string, jobId: string | undefined) => async () => {
+    const job = await s.jobs.getJob(jobId ?? '');
+    const run = await s.registry.getRun(memberId);
+    return JSON.stringify({ jobId, state: await job?.getState(), failedReason: job?.failedReason, run });
+  };
   try {
     const ping: number[] = [];
     for (let i = 0; i < 50; i++) {
@@ -47,10 +53,11 @@ export async function benchLatency(): Promise<BenchRow[]> {
             if (rec && rec.jobId === job.id && rec.pidAt) pidAt = rec.pidAt;
             return pidAt > 0;
           },
-          30_000,
+          120_000,
           1,
+          found(memberId, job.id),
         );
-        await waitUntil(async () => (await job.getState()) === 'completed', 30_000, 5);
+        await waitUntil(async () => (await job.getState()) === 'completed', 120_000, 5, found(memberId, job.id));
         return pidAt - t0;
       };
       const toPid: number[] = [];
@@ -95,15 +102,16 @@ export async function benchLatency(): Promise<BenchRow[]> {
             if (r?.startTime && r.jobId === job.id) pid = r.pid ?? 0;
             return pid > 0;
           },
-          30_000,
+          120_000,
           2,
+          found(m.id, job.id),
         );
         await new Promise((r) => setTimeout(r, 50));
         const t = performance.now();
         await s.jobs.cancel(job.id ?? '');
-        await waitUntil(() => !isAlive(pid), 30_000, 2);
+        await waitUntil(() => !isAlive(pid), 120_000, 2, found(m.id, job.id));
         toGone.push(performance.now() - t);
-        await waitUntil(async () => (await job.getState()) === 'failed', 30_000, 5);
+        await waitUntil(async () => (await job.getState()) === 'failed', 120_000, 5, found(m.id, job.id));
       }
       rows.push(
         msRow(

@@ -85,10 +85,23 @@ function loadApiConfigLike(env: NodeJS.ProcessEnv) {
   };
 }
 
-export const waitUntil = async (fn: () => Promise<boolean> | boolean, timeoutMs = 120_000, intervalMs = 5) => {
+/**
+ * Polls `fn` until it holds. On timeout the error says what was awaited and, with `explain`, the
+ * state it found (a job's state, a run record): a benchmark stuck on a loaded CI machine must say
+ * where, not only "timed out".
+ */
+export const waitUntil = async (
+  fn: () => Promise<boolean> | boolean,
+  timeoutMs = 120_000,
+  intervalMs = 5,
+  explain?: () => Promise<string> | string,
+) => {
   const deadline = Date.now() + timeoutMs;
   while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error('bench: timed out');
+    if (Date.now() > deadline) {
+      const why = explain ? await Promise.resolve(explain()).catch((e: unknown) => `(explain failed: ${String(e)})`) : '';
+      throw new Error(`bench: timed out after ${timeoutMs} ms${why ? `: ${why}` : ''}`);
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 };
