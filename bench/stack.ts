@@ -8,7 +8,7 @@ import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 
 /** An in-process worker (+ optional API) on the machine's Redis under a unique prefix. */
-export async function benchStack(opts: { api?: boolean; env?: Record<string, string> } = {}) {
+export async function benchStack(opts: { api?: boolean; env?: Record<string, string>; workRoot?: string } = {}) {
   const prefix = `fleet-bench-${randomBytes(3).toString('hex')}`;
   const redisUrl = process.env.FLEET_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const env = {
@@ -28,7 +28,7 @@ export async function benchStack(opts: { api?: boolean; env?: Record<string, str
   const jobs = new FleetJobs(redis, { connection: redis, bullPrefix: `${prefix}:q` }, prefix);
   const api = opts.api ? await buildApi({ ...loadApiConfigLike(env) }, redis, log) : undefined;
   const url = api ? await api.app.listen({ host: '127.0.0.1', port: 0 }) : '';
-  const tmp = tempDir('fleet-bench-');
+  const tmp = tempDir('fleet-bench-', opts.workRoot);
   let sshd: PrivateSshd | undefined;
   return {
     prefix,
