@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive, waitFor } from '@fleet/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunHandle } from '../src/identity';
 import { claimRun } from '../src/run/control';
 import { newNonce } from '../src/run/follow';
 import { runAgent } from '../src/run/run-agent';
-import { type Kind, type TestMember, makeMember } from './helpers/members';
+import { type Kind, suiteMember } from './helpers/members';
 
 /**
  * A run whose PID never reached Redis (its worker died, or its link was cut, just after sending the
@@ -15,14 +15,8 @@ import { type Kind, type TestMember, makeMember } from './helpers/members';
  * instead, and a claimed run can never start. (A chaos run found two agents on one member this way.)
  */
 describe.each<Kind>(['local', 'ssh'])('claiming a run that may not have started (%s)', (kind) => {
-  let m: TestMember;
+  const m = suiteMember(kind);
   let seq = 0;
-  beforeAll(async () => {
-    m = await makeMember(kind);
-  });
-  afterAll(async () => {
-    await m.close();
-  });
   const runId = () => `claim${process.pid}-${++seq}`;
 
   it('a run claimed before its start never starts its agent, whatever arrives later', async () => {

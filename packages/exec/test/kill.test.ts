@@ -1,10 +1,10 @@
 import { isAlive, pidIn, procStat, waitFor } from '@fleet/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { RunHandle } from '../src/identity';
 import { killRun, probeRun } from '../src/run/control';
 import { runAgent } from '../src/run/run-agent';
 import type { RunOutcome } from '../src/run/follow';
-import { type Kind, type TestMember, makeMember } from './helpers/members';
+import { type Kind, makeMember, suiteMember, type TestMember } from './helpers/members';
 
 let seq = 0;
 
@@ -27,13 +27,7 @@ async function startLong(m: TestMember, prompt: string): Promise<{ handle: RunHa
 }
 
 describe.each<Kind>(['local', 'ssh'])('killRun over %s', (kind) => {
-  let m: TestMember;
-  beforeAll(async () => {
-    m = await makeMember(kind);
-  });
-  afterAll(async () => {
-    await m.close();
-  });
+  const m = suiteMember(kind);
   afterEach(() => {
     // Hygiene if a test failed half-way: no agent of this file outlives its test.
     for (const p of m.state.live()) process.kill(p, 'SIGKILL');

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunHandle } from '../src/identity';
 import { linuxBootId, linuxStartTime } from '../src/os/linux-proc';
 import { parseExitRecord } from '../src/os/markers';
 import { probeRun, readRunPidFile } from '../src/run/control';
 import { attachRun } from '../src/run/run-agent';
-import { type Kind, type TestMember, makeMember } from './helpers/members';
+import { type Kind, suiteMember } from './helpers/members';
 
 /**
  * The run's record is one file, `pid`: `pid:boot:start` when the supervisor starts, the exit code
@@ -16,14 +16,8 @@ import { type Kind, type TestMember, makeMember } from './helpers/members';
  * "no exit code" once it is gone. Runs of earlier versions kept the code in a separate `exit` file.
  */
 describe.each<Kind>(['local', 'ssh'])('run records without rename (%s)', (kind) => {
-  let m: TestMember;
+  const m = suiteMember(kind);
   let seq = 0;
-  beforeAll(async () => {
-    m = await makeMember(kind);
-  });
-  afterAll(async () => {
-    await m.close();
-  });
 
   const runDirOf = () => {
     const d = join(m.workFolder, '.fleet', 'runs', `rec${process.pid}-${++seq}`);

@@ -1,21 +1,15 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { isAlive, waitFor } from '@fleet/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getProvider } from '../src/providers/index';
 import { runAgent } from '../src/run/run-agent';
-import { type Kind, type TestMember, makeMember } from './helpers/members';
+import { type Kind, makeMember, suiteMember } from './helpers/members';
 
 let seq = 0;
 const runId = () => `job${process.pid}-${++seq}`;
 
 describe.each<Kind>(['local', 'ssh'])('runAgent over %s', (kind) => {
-  let m: TestMember;
-  beforeAll(async () => {
-    m = await makeMember(kind);
-  });
-  afterAll(async () => {
-    await m.close();
-  });
+  const m = suiteMember(kind);
 
   it('hands the PID to the caller before any agent output, then identity, then lines in order', async () => {
     const order: string[] = [];

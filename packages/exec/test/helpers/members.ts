@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentState, FAKE_AGENT, type PrivateSshd, startSshd, tempDir } from '@fleet/testkit';
+import { afterAll, beforeAll } from 'vitest';
 import { LocalTransport } from '../../src/transport/local';
 import { SshTransport } from '../../src/transport/ssh';
 import type { Transport } from '../../src/transport/types';
@@ -55,4 +56,19 @@ export async function makeMember(kind: Kind): Promise<TestMember> {
       dir.remove();
     },
   };
+}
+
+/**
+ * One member for a whole describe block: made before its first test, closed after its last (its
+ * fields are there from the first test on).
+ */
+export function suiteMember(kind: Kind): TestMember {
+  const m = {} as TestMember;
+  beforeAll(async () => {
+    Object.assign(m, await makeMember(kind));
+  });
+  afterAll(async () => {
+    await m.close?.();
+  });
+  return m;
 }
