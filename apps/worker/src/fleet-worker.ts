@@ -104,15 +104,20 @@ export class FleetWorker {
         this.log.warn({ err: (err as Error).message }, 'cannot list members');
         return;
       }
-      for (const [id, w] of this.workers) {
-        if (!this.memberIds.has(id)) {
-          this.workers.delete(id);
-          await w.close();
-          await this.transports.release(id);
-          this.log.info({ memberId: id }, 'member removed; its worker stopped');
+      try {
+        for (const [id, w] of this.workers) {
+          if (!this.memberIds.has(id)) {
+            this.workers.delete(id);
+            await w.close();
+            await this.transports.release(id);
+            this.log.info({ memberId: id }, 'member removed; its worker stopped');
+          }
         }
+        await this.scanWork();
+      } catch (err) {
+        // A rejected link would stop every later refresh (and end the process, unhandled).
+        this.log.warn({ err: (err as Error).message }, 'member refresh failed (will retry)');
       }
-      await this.scanWork();
     });
     return this.refreshing;
   }
@@ -153,7 +158,11 @@ export class FleetWorker {
     if (this.stopping || this.workers.has(memberId)) return Promise.resolve();
     let p = this.adding.get(memberId);
     if (!p) {
-      p = this.createWorker(memberId).finally(() => this.adding.delete(memberId));
+      // Never rejects: a Redis error reply here (LOADING after a restart, say) must not end the
+      // process; the next scan of the queues tries again.
+      p = this.createWorker(memberId)
+        .catch((err: Error) => this.log.warn({ memberId, err: err.message }, 'cannot serve the member queue yet (will retry)'))
+        .finally(() => this.adding.delete(memberId));
       this.adding.set(memberId, p);
     }
     return p;

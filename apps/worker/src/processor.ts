@@ -14,6 +14,7 @@ import {
   runAgent,
 } from '@fleet/exec';
 import {
+  FenceHeldError,
   type Member,
   type PromptJobData,
   type PromptJobResult,
@@ -110,28 +111,29 @@ export function makeProcessor(deps: ProcessorDeps) {
     };
     deps.active.set(jobId, ac);
     bullSignal?.addEventListener('abort', () => abort('cancelled'), { once: true });
+    /**
+     * The fence is renewed every third of its TTL. Expired (Redis was away longer than the TTL), it is
+     * taken back if our record still names us and nobody took it; our record naming another attempt
+     * means that attempt adopted the run (detach: it is theirs now); another attempt holding the
+     * fence, or our record gone, means we can no longer vouch for the member (kill). A Redis error
+     * anywhere here decides nothing: the check runs again at the next tick (an error must neither
+     * kill a healthy run nor, unhandled, the worker).
+     */
+    const checkFence = async () => {
+      if (await registry.renewFence(memberId, fence, cfg.fenceTtlMs)) return;
+      const run = await registry.getRun(memberId);
+      if (run && run.token !== fence) return abort('detach');
+      if (!run) return abort('fence_lost');
+      try {
+        await registry.acquireFence(memberId, fence, cfg.fenceTtlMs);
+        log.warn({ pid: handle?.pid }, 'fence had expired; re-acquired it');
+      } catch (err) {
+        if (err instanceof FenceHeldError) abort('fence_lost');
+        else throw err;
+      }
+    };
     const renew = setInterval(
-      () => {
-        registry.renewFence(memberId, fence, cfg.fenceTtlMs).then(
-          async (ok) => {
-            if (ok) return;
-            // Expired (e.g. Redis was down longer than the TTL) but nobody took it: take it back.
-            // While we held the run record nobody could have spawned on the member.
-            const run = await registry.getRun(memberId);
-            const again =
-              run?.token === fence &&
-              (await registry.acquireFence(memberId, fence, cfg.fenceTtlMs).then(
-                () => true,
-                () => false,
-              ));
-            if (again) log.warn({ pid: handle?.pid }, 'fence had expired; re-acquired it');
-            // Another attempt adopted our run: it is theirs now; stop following without killing it.
-            else if (run && run.token !== fence) abort('detach');
-            else abort('fence_lost');
-          },
-          (err: Error) => log.warn({ err: err.message }, 'fence renewal failed (will retry)'),
-        );
-      },
+      () => void checkFence().catch((err: Error) => log.warn({ err: err.message }, 'fence check failed (will retry)')),
       Math.max(100, Math.floor(cfg.fenceTtlMs / 3)),
     );
     const timers: NodeJS.Timeout[] = [];

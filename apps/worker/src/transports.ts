@@ -28,9 +28,13 @@ export class Transports {
       ...(member.hostKeySha256 ? { hostKeySha256: member.hostKeySha256 } : {}),
       unknownHostKey: this.unknownHostKey === 'pin' ? 'accept' : 'reject',
       onHostKey: (fp) => {
-        void this.registry.pinHostKey(member.id, fp).then((pinned) => {
-          if (pinned) this.log.warn({ memberId: member.id, hostKeySha256: fp }, 'pinned host key on first use');
-        });
+        void this.registry.pinHostKey(member.id, fp).then(
+          (pinned) => {
+            if (pinned) this.log.warn({ memberId: member.id, hostKeySha256: fp }, 'pinned host key on first use');
+          },
+          (err: Error) =>
+            this.log.warn({ memberId: member.id, err: err.message }, 'cannot pin the host key (will retry at the next connection)'),
+        );
       },
       os: getOsCommands(member.os),
     });

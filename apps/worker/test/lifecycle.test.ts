@@ -289,6 +289,49 @@ describe('worker lifecycle', () => {
     await w.stop();
   });
 
+  it('a Redis error while the worker checks its expired fence kills neither the run nor the worker; the fence is taken back and the job finishes once', async () => {
+    const { member, state } = await fleet.addLocalMember('fence-error');
+    const w = await fleet.startWorker();
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 6\n@lines 1' });
+    const runKey = fleet.registry.keys.run(member.id);
+    await waitFor(async () => (await fleet.registry.getRun(member.id))?.startTime, { what: 'run identity in redis' });
+    const record = await fleet.redis.hgetall(runKey);
+    // The fence expired (as after Redis was away longer than its TTL), and reading the run record
+    // fails meanwhile (a real Redis error: WRONGTYPE).
+    await fleet.redis.multi().del(fleet.registry.keys.fence(member.id)).del(runKey).set(runKey, 'not a hash').exec();
+    const checked = () => w.logs.some((l) => l.msg === 'fence check failed (will retry)' || String(l.msg).startsWith('aborting run'));
+    await waitFor(() => checked() || w.child.exitCode !== null, { what: 'the worker to check its fence' });
+    await fleet.redis.multi().del(runKey).hset(runKey, record).exec();
+    expect(w.child.exitCode, 'the worker died').toBeNull();
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(await done.getState()).toBe('completed');
+    expect(done.returnvalue.result).toBe('done: 2 lines');
+    expect(w.child.exitCode).toBeNull();
+    expect(w.logs.some((l) => l.msg === 'fence had expired; re-acquired it')).toBe(true);
+    expect(w.logs.some((l) => String(l.msg).startsWith('aborting run'))).toBe(false);
+    expect(state.started()).toBe(1);
+    await w.stop();
+  });
+
+  it('a Redis error while the worker starts serving a member queue does not end the worker; the queue is served once it clears', async () => {
+    const { member, state } = await fleet.addLocalMember('queue-error');
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
+    // The queue's meta hash reads as an error (a real one: WRONGTYPE) when the worker looks at it.
+    const meta = `${fleet.prefix}:q:member-${member.id}:meta`;
+    const saved = await fleet.redis.hgetall(meta);
+    await fleet.redis.multi().del(meta).set(meta, 'not a hash').exec();
+    const w = await fleet.startWorker();
+    const failed = () => w.logs.some((l) => l.msg === 'cannot serve the member queue yet (will retry)');
+    await waitFor(() => failed() || w.child.exitCode !== null, { what: 'the worker to try the queue' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.child.exitCode, 'the worker died').toBeNull();
+    await fleet.redis.multi().del(meta).hset(meta, saved).exec();
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(await done.getState()).toBe('completed');
+    expect(state.started()).toBe(1);
+    await w.stop();
+  });
+
   it('secrets never reach the logs, even on SSH errors', async () => {
     const { member } = await fleet.addSshMember(sshd, 'secretive');
     const w = await fleet.startWorker();
