@@ -41,6 +41,7 @@ export async function rawBullmq(redisUrl: string, n: number, queues: number): Pr
   return ms;
 }
 
+/** Ours: `n` jobs `true` over `members` local members (work folders under `workRoot`), queue + in-process worker. */
 export async function ours(n: number, members: number, workRoot?: string): Promise<number> {
   const s = await benchStack({ workRoot });
   try {
@@ -85,8 +86,8 @@ function tmpfsRoot(): string | undefined {
 
 /**
  * What the run directory costs on the disk under `root`: p50 of a directory plus three small files
- * (prompt, pid, out), as a run creates them — measured here, because it differs by machine far more
- * than any code path (0.05 ms on one VM, 3–6 ms on another).
+ * (prompt, pid, out), as a run creates them — measured in each run, because it differs by machine
+ * and by minute far more than any code path (on one VM: 0.04–0.08 ms on tmpfs, 0.4–3.8 ms on ext4).
  */
 function runDirCost(root: string, n = 100): number {
   const base = mkdtempSync(join(root, 'fleet-bench-fs-'));
