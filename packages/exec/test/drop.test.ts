@@ -109,4 +109,45 @@ describe('SSH drop mid-run (real sshd, connections killed)', () => {
     await orphaned;
     expect(m.state.started()).toBeGreaterThan(0);
   });
+
+  it('a drop while a file is written over SFTP fails the write as a transient error (ssh2 never answers it), and the next write works', async () => {
+    // A large write waits on the channel's window: the drop lands in the middle of it.
+    await m.transport.exec('true');
+    const path = `${m.workFolder}/big-${++seq}`;
+    const writing = m.transport.writeFile(path, Buffer.alloc(4 << 20, 97), 0o600).then(
+      () => 'written',
+      (e: Error & { transient?: boolean }) => (e.transient ? 'transient error' : `other error: ${e.message}`),
+    );
+    setTimeout(() => m.sshd?.dropConnections(), 5);
+    // Without a bound it never settles; the bound must be the connection's close, not the 30 s timeout.
+    const outcome = await Promise.race([writing, new Promise((r) => setTimeout(() => r('no answer in 10 s'), 10_000))]);
+    expect(['transient error', 'written']).toContain(outcome);
+    await m.transport.writeFile(path, 'after the drop', 0o600);
+    expect((await m.transport.exec(`cat ${path}`)).output).toBe('after the drop');
+  });
+
+  it('a run whose prompt write is cut by a drop is retried on a new connection: it starts once and ends', async () => {
+    const before = m.state.started();
+    const prompt = `@lines 2\n${'#'.repeat(3 << 20)}\n`;
+    // The connections are dropped 5 ms into the first prompt write (the chaos run's case: a drop
+    // just as a run starts).
+    const t = m.transport;
+    const write = t.writeFile.bind(t);
+    let cuts = 0;
+    t.writeFile = (path, data, mode) => {
+      if (cuts++ === 0) setTimeout(() => m.sshd?.dropConnections(), 5);
+      return write(path, data, mode);
+    };
+    try {
+      const out = await Promise.race([
+        runAgent({ transport: t, runId: `drop${process.pid}-${++seq}`, workFolder: m.workFolder, argv: m.agentArgv(), env: m.env, prompt }),
+        new Promise<{ kind: string }>((r) => setTimeout(() => r({ kind: 'no end in 20 s' }), 20_000)),
+      ]);
+      expect(out.kind).toBe('exited');
+      expect(cuts).toBeGreaterThanOrEqual(2);
+      expect(m.state.started() - before).toBe(1);
+    } finally {
+      Reflect.deleteProperty(t, 'writeFile');
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { getOsCommands } from '../os/index';
 import type { OsCommands } from '../os/types';
 import { type BackoffOptions, DEFAULT_BACKOFF, withBackoff } from './backoff';
 import { ControlShell } from './control-shell';
+import { settle } from './settle';
 import { channelOutput } from './output';
 import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError } from './types';
 
@@ -48,7 +49,7 @@ export class SshTransport implements Transport {
   private connecting: Promise<Client> | undefined;
   private control: ControlShell | undefined;
   private opening: Promise<ControlShell> | undefined;
-  private sftp: Promise<SFTPWrapper> | undefined;
+  private sftp: Promise<{ c: Client; sftp: SFTPWrapper }> | undefined;
   /**
    * An exec channel opened ahead of the next run: opening one costs ~175 ms on OpenSSH, which would
    * otherwise sit between enqueue and PID. Refilled after each run start; dropped with the connection.
@@ -146,12 +147,18 @@ export class SshTransport implements Transport {
 
   private async openExec(command: string): Promise<ClientChannel> {
     const c = await this.getClient();
-    return new Promise((resolve, reject) => {
-      c.exec(command, (err, ch) => {
-        if (err) reject(new TransportError('dropped', `cannot open channel: ${err.message}`));
-        else resolve(ch);
-      });
-    });
+    return settle<ClientChannel>(
+      'cannot open channel',
+      [c],
+      this.requestTimeoutMs,
+      (cb) => c.exec(command, cb),
+      (ch) => ch.close(),
+    );
+  }
+
+  /** Bound of one request on the connection (a channel open, an SFTP call). */
+  private get requestTimeoutMs(): number {
+    return this.opts.commandTimeoutMs ?? 30_000;
   }
 
   private getControl(): Promise<ControlShell> {
@@ -172,37 +179,43 @@ export class SshTransport implements Transport {
     return shell.exec(script, opts.timeoutMs ?? this.opts.commandTimeoutMs ?? 30_000);
   }
 
-  private getSftp(): Promise<SFTPWrapper> {
-    this.sftp ??= this.getClient().then(
-      (c) =>
-        new Promise<SFTPWrapper>((resolve, reject) => {
-          c.sftp((err, s) => {
-            if (err) reject(new TransportError('dropped', `sftp: ${err.message}`));
-            else {
-              s.on('close', () => {
-                this.sftp = undefined;
-              });
-              resolve(s);
-            }
-          });
-        }),
-    );
-    this.sftp.catch(() => {
-      this.sftp = undefined;
+  private getSftp(): Promise<{ c: Client; sftp: SFTPWrapper }> {
+    this.sftp ??= this.getClient().then(async (c) => {
+      const sftp = await settle<SFTPWrapper>(
+        'sftp',
+        [c],
+        this.requestTimeoutMs,
+        (cb) => c.sftp(cb),
+        (late) => late.end(),
+      );
+      sftp.on('close', () => {
+        if (this.sftp === session) this.sftp = undefined;
+      });
+      return { c, sftp };
     });
-    return this.sftp;
+    const session = this.sftp;
+    session.catch(() => {
+      if (this.sftp === session) this.sftp = undefined;
+    });
+    return session;
   }
 
   async writeFile(path: string, data: Buffer | string, mode: number): Promise<void> {
-    const sftp = await this.getSftp();
+    const session = this.getSftp();
+    const { c, sftp } = await session;
     const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-    const call = (fn: (cb: (err?: Error | null) => void) => void) =>
-      new Promise<void>((resolve, reject) =>
-        fn((err) => (err ? reject(new TransportError('dropped', `sftp write ${path}: ${err.message}`)) : resolve())),
-      );
-    await call((cb) => sftp.writeFile(tmp, data, { mode, flag: 'wx' }, cb));
-    await call((cb) => sftp.chmod(tmp, mode, cb));
-    await call((cb) => sftp.ext_openssh_rename(tmp, path, cb));
+    const call = (what: string, fn: (cb: (err?: Error | null) => void) => void) =>
+      settle<void>(`sftp ${what} ${path}`, [c, sftp], this.requestTimeoutMs, fn).catch((err: Error) => {
+        // A session in doubt (closed, timed out, or a failed request) is not reused.
+        if (this.sftp === session) {
+          this.sftp = undefined;
+          sftp.end();
+        }
+        throw err;
+      });
+    await call('write', (cb) => sftp.writeFile(tmp, data, { mode, flag: 'wx' }, cb));
+    await call('chmod', (cb) => sftp.chmod(tmp, mode, cb));
+    await call('rename', (cb) => sftp.ext_openssh_rename(tmp, path, cb));
   }
 
   private refillSpare(): void {
