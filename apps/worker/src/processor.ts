@@ -114,10 +114,13 @@ export function makeProcessor(deps: ProcessorDeps) {
     /**
      * The fence is renewed every third of its TTL. Expired (Redis was away longer than the TTL), it is
      * taken back if our record still names us and nobody took it; our record naming another attempt
-     * means that attempt adopted the run (detach: it is theirs now); another attempt holding the
-     * fence, or our record gone, means we can no longer vouch for the member (kill). A Redis error
-     * anywhere here decides nothing: the check runs again at the next tick (an error must neither
-     * kill a healthy run nor, unhandled, the worker).
+     * means that attempt adopted the run (detach: it is theirs now). The fence held by a re-delivery
+     * of this very attempt (our job lock was lost meanwhile) means that attempt is about to adopt the
+     * run, or to kill it before anything else spawns: detach too (killing it here, just before the
+     * adoption, failed healthy runs as `killed`). Another job or attempt holding the fence, or our
+     * record gone, means we can no longer vouch for the member (kill). A Redis error anywhere here
+     * decides nothing: the check runs again at the next tick (an error must neither kill a healthy
+     * run nor, unhandled, the worker).
      */
     const checkFence = async () => {
       if (await registry.renewFence(memberId, fence, cfg.fenceTtlMs)) return;
@@ -128,8 +131,8 @@ export function makeProcessor(deps: ProcessorDeps) {
         await registry.acquireFence(memberId, fence, cfg.fenceTtlMs);
         log.warn({ pid: handle?.pid }, 'fence had expired; re-acquired it');
       } catch (err) {
-        if (err instanceof FenceHeldError) abort('fence_lost');
-        else throw err;
+        if (!(err instanceof FenceHeldError)) throw err;
+        abort(err.holder.startsWith(`${jobId}:${attempt}:`) ? 'detach' : 'fence_lost');
       }
     };
     const renew = setInterval(
@@ -349,7 +352,10 @@ export function makeProcessor(deps: ProcessorDeps) {
           if (reason === 'detach') {
             // Not ours any more: no kill, no record change, no fence release (another attempt owns both).
             runCreated = false;
-            log.warn({ pid: outcome.handle?.pid, category: 'detached' }, 'another worker adopted this run; stopped following it');
+            log.warn(
+              { pid: outcome.handle?.pid, category: 'detached' },
+              'another attempt took over this run (adopted it, or holds the fence to adopt or kill it); stopped following it',
+            );
             throw new RetryableJobError('fence_lost', 'another worker took over this run');
           }
           handle = outcome.handle;

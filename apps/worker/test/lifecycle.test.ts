@@ -332,6 +332,53 @@ describe('worker lifecycle', () => {
     await w.stop();
   });
 
+  /** Starts a long job on a fresh local member and returns its run record once its identity is in Redis. */
+  const runningJob = async (name: string) => {
+    const { member, state } = await fleet.addLocalMember(name);
+    const w = await fleet.startWorker();
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 8\n@lines 1' });
+    const rec = await waitFor(
+      async () => {
+        const r = await fleet.registry.getRun(member.id);
+        return r?.startTime && r.pid ? r : undefined;
+      },
+      { what: 'run identity in redis' },
+    );
+    return { member, state, w, job, rec, pid: rec.pid as number };
+  };
+  const aborted = (w: { logs: Array<Record<string, unknown>> }) => w.logs.find((l) => String(l.msg).startsWith('aborting run'));
+
+  it('the expired fence taken by a re-delivery of the same attempt: the old worker detaches and kills nothing (that attempt adopts the run)', async () => {
+    const { member, state, w, job, rec, pid } = await runningJob('redelivered');
+    // As after a Redis stall past both the job lock and the fence TTL: a re-delivery of this attempt
+    // on another worker has taken the fence, and has not adopted the run yet.
+    await fleet.redis.set(fleet.registry.keys.fence(member.id), `${rec.jobId}:${rec.attempt}:other-worker`, 'PX', 2_000);
+    await waitFor(() => aborted(w), { what: 'the worker to see its fence taken' });
+    expect(aborted(w)?.msg).toBe('aborting run: detach');
+    expect(isAlive(pid, rec.startTime), 'the old worker killed the run the re-delivery was about to adopt').toBe(true);
+    expect((await fleet.registry.getRun(member.id))?.token, 'the record is left for the fence holder').toBe(rec.token);
+    // Nobody adopts here (there is no other worker): the next attempt, once the fence expires, kills
+    // the leftover before it spawns, and the job still ends once.
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(await done.getState()).toBe('completed');
+    expect(w.logs.some((l) => l.msg === 'killed leftover run before spawning' && l.pid === pid)).toBe(true);
+    expect(isAlive(pid, rec.startTime)).toBe(false);
+    expect(state.started()).toBe(2);
+    await w.stop();
+  });
+
+  it('the expired fence taken by another job: the worker kills its run (it can no longer vouch for the member)', async () => {
+    const { member, state, w, job, rec, pid } = await runningJob('fenced-out');
+    await fleet.redis.set(fleet.registry.keys.fence(member.id), 'another-job:1:other-worker', 'PX', 2_000);
+    await waitFor(() => aborted(w), { what: 'the worker to see its fence taken' });
+    expect(aborted(w)?.msg).toBe('aborting run: fence_lost');
+    await waitFor(() => !isAlive(pid, rec.startTime), { what: 'the run to be killed' });
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(await done.getState()).toBe('completed');
+    expect(state.started()).toBe(2);
+    await w.stop();
+  });
+
   it('secrets never reach the logs, even on SSH errors', async () => {
     const { member } = await fleet.addSshMember(sshd, 'secretive');
     const w = await fleet.startWorker();
