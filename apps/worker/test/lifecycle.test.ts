@@ -289,12 +289,25 @@ describe('worker lifecycle', () => {
     await w.stop();
   });
 
-  it('a Redis error while the worker checks its expired fence kills neither the run nor the worker; the fence is taken back and the job finishes once', async () => {
-    const { member, state } = await fleet.addLocalMember('fence-error');
+  /** Starts a long job on a fresh local member and returns its run record once its identity is in Redis. */
+  const runningJob = async (name: string, prompt = '@lines 1\n@sleep 8\n@lines 1') => {
+    const { member, state } = await fleet.addLocalMember(name);
     const w = await fleet.startWorker();
-    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 6\n@lines 1' });
+    const job = await fleet.jobs.enqueue(member.id, { prompt });
+    const rec = await waitFor(
+      async () => {
+        const r = await fleet.registry.getRun(member.id);
+        return r?.startTime && r.pid ? r : undefined;
+      },
+      { what: 'run identity in redis' },
+    );
+    return { member, state, w, job, rec, pid: rec.pid as number };
+  };
+  const aborted = (w: { logs: Array<Record<string, unknown>> }) => w.logs.find((l) => String(l.msg).startsWith('aborting run'));
+
+  it('a Redis error while the worker checks its expired fence kills neither the run nor the worker; the fence is taken back and the job finishes once', async () => {
+    const { member, state, w, job } = await runningJob('fence-error', '@lines 1\n@sleep 6\n@lines 1');
     const runKey = fleet.registry.keys.run(member.id);
-    await waitFor(async () => (await fleet.registry.getRun(member.id))?.startTime, { what: 'run identity in redis' });
     const record = await fleet.redis.hgetall(runKey);
     // The fence expired (as after Redis was away longer than its TTL), and reading the run record
     // fails meanwhile (a real Redis error: WRONGTYPE).
@@ -331,22 +344,6 @@ describe('worker lifecycle', () => {
     expect(state.started()).toBe(1);
     await w.stop();
   });
-
-  /** Starts a long job on a fresh local member and returns its run record once its identity is in Redis. */
-  const runningJob = async (name: string) => {
-    const { member, state } = await fleet.addLocalMember(name);
-    const w = await fleet.startWorker();
-    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 8\n@lines 1' });
-    const rec = await waitFor(
-      async () => {
-        const r = await fleet.registry.getRun(member.id);
-        return r?.startTime && r.pid ? r : undefined;
-      },
-      { what: 'run identity in redis' },
-    );
-    return { member, state, w, job, rec, pid: rec.pid as number };
-  };
-  const aborted = (w: { logs: Array<Record<string, unknown>> }) => w.logs.find((l) => String(l.msg).startsWith('aborting run'));
 
   it('the expired fence taken by a re-delivery of the same attempt: the old worker detaches and kills nothing (that attempt adopts the run)', async () => {
     const { member, state, w, job, rec, pid } = await runningJob('redelivered');

@@ -156,7 +156,7 @@ export class SshTransport implements Transport {
     );
   }
 
-  /** Bound of one request on the connection (a channel open, an SFTP call). */
+  /** Bound of one request on the connection (a control command, a channel open, an SFTP call). */
   private get requestTimeoutMs(): number {
     return this.opts.commandTimeoutMs ?? 30_000;
   }
@@ -176,7 +176,7 @@ export class SshTransport implements Transport {
 
   async exec(script: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
     const shell = await this.getControl();
-    return shell.exec(script, opts.timeoutMs ?? this.opts.commandTimeoutMs ?? 30_000);
+    return shell.exec(script, opts.timeoutMs ?? this.requestTimeoutMs);
   }
 
   private getSftp(): Promise<{ c: Client; sftp: SFTPWrapper }> {
@@ -188,16 +188,19 @@ export class SshTransport implements Transport {
         (cb) => c.sftp(cb),
         (late) => late.end(),
       );
-      sftp.on('close', () => {
-        if (this.sftp === session) this.sftp = undefined;
-      });
+      sftp.on('close', () => this.forgetSftp(session));
       return { c, sftp };
     });
     const session = this.sftp;
-    session.catch(() => {
-      if (this.sftp === session) this.sftp = undefined;
-    });
+    session.catch(() => this.forgetSftp(session));
     return session;
+  }
+
+  /** The next SFTP request opens a new session (if `session` is still the current one). */
+  private forgetSftp(session: Promise<{ c: Client; sftp: SFTPWrapper }>): boolean {
+    if (this.sftp !== session) return false;
+    this.sftp = undefined;
+    return true;
   }
 
   async writeFile(path: string, data: Buffer | string, mode: number): Promise<void> {
@@ -207,10 +210,7 @@ export class SshTransport implements Transport {
     const call = (what: string, fn: (cb: (err?: Error | null) => void) => void) =>
       settle<void>(`sftp ${what} ${path}`, [c, sftp], this.requestTimeoutMs, fn).catch((err: Error) => {
         // A session in doubt (closed, timed out, or a failed request) is not reused.
-        if (this.sftp === session) {
-          this.sftp = undefined;
-          sftp.end();
-        }
+        if (this.forgetSftp(session)) sftp.end();
         throw err;
       });
     await call('write', (cb) => sftp.writeFile(tmp, data, { mode, flag: 'wx' }, cb));
