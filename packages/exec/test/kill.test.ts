@@ -26,7 +26,7 @@ async function startLong(m: TestMember, prompt: string): Promise<{ handle: RunHa
   return { handle: await handleP, done };
 }
 
-describe.each<Kind>(['local', 'ssh'])('killRun over %s', (kind) => {
+describe.each<Kind>(['local', 'local-proc', 'ssh'])('killRun over %s', (kind) => {
   const m = suiteMember(kind);
   afterEach(() => {
     // Hygiene if a test failed half-way: no agent of this file outlives its test.

@@ -8,7 +8,7 @@ import { type Kind, makeMember, suiteMember } from './helpers/members';
 let seq = 0;
 const runId = () => `job${process.pid}-${++seq}`;
 
-describe.each<Kind>(['local', 'ssh'])('runAgent over %s', (kind) => {
+describe.each<Kind>(['local', 'local-proc', 'ssh'])('runAgent over %s', (kind) => {
   const m = suiteMember(kind);
 
   it('hands the PID to the caller before any agent output, then identity, then lines in order', async () => {
@@ -205,7 +205,7 @@ describe.each<Kind>(['local', 'ssh'])('runAgent over %s', (kind) => {
   });
 });
 
-describe.each<Kind>(['local', 'ssh'])('abort while the agent is silent (%s)', (kind) => {
+describe.each<Kind>(['local', 'local-proc', 'ssh'])('abort while the agent is silent (%s)', (kind) => {
   it('returns promptly even though the channel sends nothing', async () => {
     const m = await makeMember(kind);
     try {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { killRunCgroup, readRunCgroup, removeRunCgroup, waitRunCgroupEmpty } from './linux-cgroup';
 import { isDead, procStat, procTable } from './linux-proc-scan';
 
 /**
@@ -28,10 +29,17 @@ export function linuxStartTime(pid: number): string | undefined {
  * round): nothing is touched unless boot id and the leader's start time match; targets are the
  * leader, its session and process group (members that started no earlier than it), and their
  * descendants; repeat until none is alive (zombies count as dead), bounded.
+ *
+ * With the run's cgroup (see linux-cgroup.ts), joined: an empty cgroup means nothing of the run is
+ * left, which ends the common case (a run's end) without a pass over /proc; if only the leader is
+ * still there (it has written its exit code and is exiting) we wait for it briefly. Otherwise the
+ * cgroup is killed as a whole first (which also reaches what left the session), then the /proc
+ * rounds run as always.
  */
 export async function linuxKillRun(
   h: { pid: number; bootId: string; startTime: string },
   timeoutMs: number,
+  cgroup?: string,
 ): Promise<{ result: 'killed' | 'already_gone' | 'identity_mismatch' | 'timeout'; count: number }> {
   if (linuxBootId() !== h.bootId) return { result: 'already_gone', count: 0 };
   const lead = procStat(h.pid);
@@ -39,30 +47,51 @@ export async function linuxKillRun(
   const S = Number(h.startTime);
   const deadline = Date.now() + timeoutMs;
   let first = 0;
-  for (;;) {
-    const all = await procTable();
-    const targets = new Set<number>();
-    for (const st of all) {
-      if (st.pid === h.pid ? st.start === S : (st.sid === h.pid || st.pgrp === h.pid) && st.start >= S) targets.add(st.pid);
+  const cg = cgroup === undefined ? undefined : readRunCgroup(cgroup);
+  if (cgroup !== undefined && cg) {
+    const exiting = cg.pids.length === 1 && cg.pids[0] === h.pid;
+    if (cg.pids.length === 0 || (exiting && (await waitRunCgroupEmpty(cgroup, Math.min(50, timeoutMs))))) {
+      removeRunCgroup(cgroup);
+      return { result: 'already_gone', count: 0 };
     }
-    for (let grew = true; grew; ) {
-      grew = false;
+    const now = readRunCgroup(cgroup);
+    if (now && now.pids.length > 0 && killRunCgroup(cgroup)) {
+      first = now.pids.length;
+      await waitRunCgroupEmpty(cgroup, Math.max(0, deadline - Date.now()));
+    }
+  }
+  try {
+    for (;;) {
+      const all = await procTable();
+      const targets = new Set<number>();
       for (const st of all) {
-        if (!targets.has(st.pid) && targets.has(st.ppid)) {
-          targets.add(st.pid);
-          grew = true;
+        if (st.pid === h.pid ? st.start === S : (st.sid === h.pid || st.pgrp === h.pid) && st.start >= S) targets.add(st.pid);
+      }
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const st of all) {
+          if (!targets.has(st.pid) && targets.has(st.ppid)) {
+            targets.add(st.pid);
+            grew = true;
+          }
         }
       }
+      if (targets.size === 0) break;
+      if (first === 0) first = targets.size;
+      for (const pid of targets) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+      if (Date.now() >= deadline) return { result: 'timeout', count: targets.size };
+      await new Promise((r) => setTimeout(r, 10));
     }
-    if (targets.size === 0) break;
-    if (first === 0) first = targets.size;
-    for (const pid of targets) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
+    // What left the session is confirmed gone through the cgroup (SIGKILL sent above).
+    if (cg && !(await waitRunCgroupEmpty(cgroup as string, Math.max(0, deadline - Date.now())))) {
+      return { result: 'timeout', count: readRunCgroup(cgroup as string)?.pids.length ?? 1 };
     }
-    if (Date.now() >= deadline) return { result: 'timeout', count: targets.size };
-    await new Promise((r) => setTimeout(r, 10));
+  } finally {
+    if (cgroup !== undefined) removeRunCgroup(cgroup);
   }
   return first > 0 ? { result: 'killed', count: first } : { result: 'already_gone', count: 0 };
 }

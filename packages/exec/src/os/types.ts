@@ -49,10 +49,11 @@ export interface OsCommands {
   /**
    * A long-lived local shell that starts supervisors for us (fork + setsid + exec, off our event
    * loop) and prints `FLEET_SPAWNED:<id>:<pid>` per request; `spawnRequest` builds one request with
-   * every argument quoted. Undefined where unsupported (the caller then spawns itself).
+   * every argument quoted; with `cgroup`, the supervisor starts inside that (existing, empty) cgroup.
+   * Undefined where unsupported (the caller then spawns itself).
    */
   readonly spawnHelperScript?: string;
-  spawnRequest?(id: number, cwd: string, argv: readonly string[]): string;
+  spawnRequest?(id: number, cwd: string, argv: readonly string[], cgroup?: string): string;
   reattachScript(opts: ReattachOptions): string;
   probeScript(handle: RunHandle): string;
   killScript(handle: RunHandle, opts: KillOptions): string;

@@ -149,21 +149,25 @@ ${STREAM}`;
  * The helper reaps finished supervisors as it forks new ones; at most the last lingers as a zombie,
  * which every liveness check counts as dead. If the helper dies, running supervisors are unaffected
  * (their own sessions, stdio on /dev/null and files).
+ * With a cgroup path (not `-`), the subshell first moves itself into it (a write of its own PID,
+ * `0`, to `cgroup.procs`), so the supervisor and all it forks are members; a failed write is no
+ * error: the cgroup then stays unjoined, which the caller detects (see os/linux-cgroup.ts).
  */
 const SPAWN_HELPER = `command -v setsid >/dev/null 2>&1 || { echo "FLEET_HELPER:setsid_missing"; exit 0; }
 fleet_start() {
-  i=$1; c=$2; shift 2
+  i=$1; c=$2; g=$3; shift 3
   if [ ! -d "$c" ]; then echo "FLEET_SPAWNED:$i:workfolder_missing"; return; fi
-  ( cd "$c" && exec setsid "$@" ) </dev/null >/dev/null 2>&1 &
+  ( [ "$g" = - ] || echo 0 > "$g/cgroup.procs"; cd "$c" && exec setsid "$@" ) </dev/null >/dev/null 2>&1 &
   echo "FLEET_SPAWNED:$i:$!"
 }
 echo "FLEET_HELPER:ready"
 `;
 
-function spawnRequest(id: number, cwd: string, argv: readonly string[]): string {
+function spawnRequest(id: number, cwd: string, argv: readonly string[], cgroup?: string): string {
   if (!Number.isSafeInteger(id) || id < 0) throw new Error('invalid request id');
   if (argv.length === 0) throw new Error('empty argv');
-  return `fleet_start ${id} ${shQuote(cwd, 'workFolder')} ${argv.map((a) => shQuote(a, 'argument')).join(' ')}\n`;
+  if (cgroup !== undefined && !cgroup.startsWith('/')) throw new Error('cgroup must be an absolute path');
+  return `fleet_start ${id} ${shQuote(cwd, 'workFolder')} ${shQuote(cgroup ?? '-', 'cgroup')} ${argv.map((a) => shQuote(a, 'argument')).join(' ')}\n`;
 }
 
 function handleVars(h: RunHandle): string {

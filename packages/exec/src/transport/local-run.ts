@@ -1,5 +1,6 @@
 import { type FSWatcher, closeSync, openSync, readFileSync, readSync, watch } from 'node:fs';
 import { join } from 'node:path';
+import { removeRunCgroup } from '../os/linux-cgroup';
 import { linuxAlive, linuxBootId, linuxStartTime } from '../os/linux-proc';
 import { parseExitRecord, parsePidFile } from '../os/markers';
 import type { LocalSpawner } from './local-spawner';
@@ -22,6 +23,8 @@ export async function spawnLocalRun(opts: {
   runDir: string;
   nonce: string;
   spawner: LocalSpawner;
+  /** The run's cgroup, created (empty) by the caller; removed here if the run is not known to have started. */
+  cgroup?: string;
 }): Promise<StreamChannel> {
   const queue: Buffer[] = [];
   let done = false;
@@ -79,7 +82,7 @@ export async function spawnLocalRun(opts: {
     watcher?.close();
   };
 
-  const started = await opts.spawner.start(opts.argv, opts.cwd);
+  const started = await opts.spawner.start(opts.argv, opts.cwd, opts.cgroup);
   let pid = 'pid' in started ? started.pid : undefined;
   let start = pid === undefined ? undefined : linuxStartTime(pid);
   if (start === undefined) {
@@ -89,6 +92,8 @@ export async function spawnLocalRun(opts: {
   }
   if (pid === undefined || start === undefined) {
     stopWatching();
+    // (a populated one stays: a start whose answer was lost is recovered from the run directory)
+    if (opts.cgroup !== undefined) removeRunCgroup(opts.cgroup);
     if ('error' in started && started.error === 'workfolder_missing') {
       push('FLEET_ERR:workfolder_missing\n');
       finish(97);

@@ -22,12 +22,13 @@ export class LocalSpawner {
 
   constructor(private readonly os: OsCommands) {}
 
-  async start(argv: readonly string[], cwd: string): Promise<SpawnResult> {
+  /** `cgroup`: an existing empty cgroup the supervisor starts in (helper only; see os/linux-cgroup.ts). */
+  async start(argv: readonly string[], cwd: string, cgroup?: string): Promise<SpawnResult> {
     if (this.os.spawnHelperScript && this.os.spawnRequest && !this.disabled && (await this.helperReady())) {
       const h = this.helper;
       if (h?.stdin?.writable) {
         const id = ++this.seq;
-        const request = this.os.spawnRequest(id, cwd, argv); // validates and quotes every field (may throw)
+        const request = this.os.spawnRequest(id, cwd, argv, cgroup); // validates and quotes every field (may throw)
         const answer = new Promise<SpawnResult>((resolve) => this.waiting.set(id, resolve));
         (h.stdout as Socket | null)?.ref();
         h.stdin.write(request);

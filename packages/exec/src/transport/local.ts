@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { getOsCommands } from '../os/index';
 import type { OsCommands } from '../os/types';
 import type { RunHandle } from '../identity';
+import { createRunCgroup, runCgroupBase, runCgroupPath } from '../os/linux-cgroup';
 import { linuxKillRun } from '../os/linux-proc';
 import { spawnLocalRun } from './local-run';
 import { LocalSpawner } from './local-spawner';
@@ -19,9 +20,23 @@ export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   readonly os: OsCommands;
   private spawner: LocalSpawner | undefined;
+  private readonly cgroups: boolean;
 
-  constructor(os: OsCommands = getOsCommands('linux')) {
+  /**
+   * `cgroups`: give each run a cgroup where this process can create one (default: unless
+   * FLEET_CGROUP=off). A fast path for the end-of-run check and a wider net for kills; without it
+   * every guarantee holds through /proc alone.
+   */
+  constructor(os: OsCommands = getOsCommands('linux'), opts: { cgroups?: boolean } = {}) {
     this.os = os;
+    this.cgroups = opts.cgroups ?? process.env.FLEET_CGROUP !== 'off';
+  }
+
+  /** The run's cgroup path, if runs get cgroups here. */
+  runCgroup(runDir: string): string | undefined {
+    if (!this.cgroups || this.os.name !== 'linux') return undefined;
+    const base = runCgroupBase();
+    return base === undefined ? undefined : runCgroupPath(base, runDir);
   }
 
   exec(script: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
@@ -122,12 +137,14 @@ export class LocalTransport implements Transport {
   /** Fast path: start the supervisor (through the spawn helper) and produce the wrapper protocol in-process. */
   spawnRun(opts: { argv: string[]; cwd: string; runDir: string; nonce: string }): Promise<StreamChannel> {
     this.spawner ??= new LocalSpawner(this.os);
-    return spawnLocalRun({ ...opts, spawner: this.spawner });
+    let cgroup = this.runCgroup(opts.runDir);
+    if (cgroup !== undefined && !createRunCgroup(cgroup)) cgroup = undefined;
+    return spawnLocalRun({ ...opts, spawner: this.spawner, cgroup });
   }
 
-  /** Fast path: the identity-checked tree kill, in-process (Linux /proc). */
+  /** Fast path: the identity-checked tree kill, in-process (Linux /proc, and the run's cgroup if it has one). */
   killRunLocal(handle: RunHandle, timeoutMs: number) {
-    return linuxKillRun(handle, timeoutMs);
+    return linuxKillRun(handle, timeoutMs, this.runCgroup(handle.runDir));
   }
 
   async close(): Promise<void> {

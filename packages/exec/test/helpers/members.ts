@@ -6,7 +6,8 @@ import { LocalTransport } from '../../src/transport/local';
 import { SshTransport } from '../../src/transport/ssh';
 import type { Transport } from '../../src/transport/types';
 
-export type Kind = 'local' | 'ssh';
+/** `local-proc`: a local member whose runs get no cgroup (the /proc-only path every guarantee must hold on). */
+export type Kind = 'local' | 'local-proc' | 'ssh';
 
 /** A member for tests: a transport (local, or a real sshd on loopback), a work folder, agent state. */
 export interface TestMember {
@@ -40,7 +41,7 @@ export async function makeMember(kind: Kind): Promise<TestMember> {
       backoff: { initialMs: 50, maxMs: 500, deadlineMs: 10_000 },
     });
   } else {
-    transport = new LocalTransport();
+    transport = new LocalTransport(undefined, { cgroups: kind === 'local' });
   }
   return {
     kind,
