@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { LocalTransport } from '@fleet/exec';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type BenchRow, QUICK } from './lib';
@@ -107,10 +108,11 @@ function runDirCost(root: string, n = 100): number {
 }
 
 /** One side of a round in a fresh process (bench/side.ts): the time for `n` jobs over `members` members. */
-function inChild(side: 'raw' | 'ours', n: number, members: number, workRoot = ''): Promise<number> {
+function inChild(side: 'raw' | 'ours', n: number, members: number, workRoot = '', env: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'side.ts'), side, String(n), String(members), workRoot], {
       cwd: join(HERE, '..'),
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -131,10 +133,13 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
   const rounds = QUICK ? 1 : 5;
   const n1 = QUICK ? 10 : 200;
   const shm = tmpfsRoot();
+  // Where local runs get a cgroup each, the same side without (what a container or non-root worker gets).
+  const cgroups = new LocalTransport().runCgroup('/probe') !== undefined;
   const b1 = await interleaved(rounds, {
     raw: () => inChild('raw', n1, 1),
     ours: () => inChild('ours', n1, 1),
     ...(shm ? { tmpfs: () => inChild('ours', n1, 1, shm) } : {}),
+    ...(cgroups ? { nocgroup: () => inChild('ours', n1, 1, '', { FLEET_CGROUP: 'off' }) } : {}),
   });
   const members = QUICK ? 10 : 200;
   const n4 = QUICK ? 20 : 1000;
@@ -167,6 +172,20 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
       notes: `medians of ${rounds} interleaved rounds, each side in a fresh process; jobs/s raw: ${perSec(b4.rounds('raw'))}; ours: ${perSec(b4.rounds('ours'))}`,
     },
   ];
+  if (cgroups) {
+    const off = b1.median('nocgroup');
+    rows.splice(1, 0, {
+      name: 'Orchestration as above, FLEET_CGROUP=off: the end-of-run check as a pass over /proc',
+      baseline: 'raw BullMQ worker spawning the same command',
+      baselineValue: b1.median('raw') / n1,
+      ours: 'queue + worker + run protocol, no cgroup per run',
+      oursValue: off / n1,
+      unit: 'ms/job',
+      ratio: off / b1.median('raw'),
+      better: 'lower',
+      notes: `ms/job without cgroups: ${perJob(b1.rounds('nocgroup'))}`,
+    });
+  }
   if (shm) {
     const tmpfs = b1.median('tmpfs');
     rows.splice(1, 0, {
