@@ -113,6 +113,7 @@ export function waitRunCgroupEmpty(path: string, ms: number): Promise<boolean> {
     };
     try {
       watcher = watch(join(path, 'cgroup.events'), check);
+      watcher.on('error', () => {}); // (the poll below still runs)
     } catch {}
     const poll = setInterval(check, 5);
     const limit = setTimeout(() => done(!populated(path)), ms);
