@@ -3,14 +3,11 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive, pidIn, procStat, waitFor } from '@fleet/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunHandle } from '../src/identity';
 import { readRunCgroup, removeStaleRunCgroups, runCgroupBase, runCgroupPath } from '../src/os/linux-cgroup';
 import { linuxKillRun } from '../src/os/linux-proc';
 import { killRun } from '../src/run/control';
-import type { RunOutcome } from '../src/run/follow';
-import { runAgent } from '../src/run/run-agent';
 import type { LocalTransport } from '../src/transport/local';
-import { type TestMember, makeMember, suiteMember } from './helpers/members';
+import { type TestMember, makeMember, startRun, suiteMember } from './helpers/members';
 
 /**
  * A cgroup per local run (where this process can make one): the end-of-run check reads it instead of
@@ -20,7 +17,6 @@ import { type TestMember, makeMember, suiteMember } from './helpers/members';
  */
 const base = runCgroupBase();
 const cgroupsHere = base !== undefined;
-let seq = 0;
 
 function cgroupOf(pid: number): string {
   try {
@@ -35,22 +31,7 @@ function cgroupOf(pid: number): string {
   }
 }
 
-async function start(m: TestMember, prompt: string): Promise<{ handle: RunHandle; done: Promise<RunOutcome> }> {
-  let got: (h: RunHandle) => void = () => {};
-  const handle = new Promise<RunHandle>((r) => {
-    got = r;
-  });
-  const done = runAgent({
-    transport: m.transport,
-    runId: `cg${process.pid}-${++seq}`,
-    workFolder: m.workFolder,
-    argv: m.agentArgv(),
-    env: m.env,
-    prompt,
-    hooks: { onStarted: (h) => got(h) },
-  });
-  return { handle: await handle, done };
-}
+const start = (m: TestMember, prompt: string) => startRun(m, prompt, 'cg');
 
 describe.skipIf(!cgroupsHere)('a cgroup per local run', () => {
   const m = suiteMember('local');

@@ -2,29 +2,9 @@ import { isAlive, pidIn, procStat, waitFor } from '@fleet/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunHandle } from '../src/identity';
 import { killRun, probeRun } from '../src/run/control';
-import { runAgent } from '../src/run/run-agent';
-import type { RunOutcome } from '../src/run/follow';
-import { type Kind, makeMember, suiteMember, type TestMember } from './helpers/members';
+import { type Kind, makeMember, startRun, suiteMember, type TestMember } from './helpers/members';
 
-let seq = 0;
-
-/** Starts a long agent and resolves once its handle is known (the run keeps going in the background). */
-async function startLong(m: TestMember, prompt: string): Promise<{ handle: RunHandle; done: Promise<RunOutcome> }> {
-  let resolveHandle: (h: RunHandle) => void = () => {};
-  const handleP = new Promise<RunHandle>((r) => {
-    resolveHandle = r;
-  });
-  const done = runAgent({
-    transport: m.transport,
-    runId: `kill${process.pid}-${++seq}`,
-    workFolder: m.workFolder,
-    argv: m.agentArgv(),
-    env: m.env,
-    prompt,
-    hooks: { onStarted: (h) => resolveHandle(h) },
-  });
-  return { handle: await handleP, done };
-}
+const startLong = (m: TestMember, prompt: string) => startRun(m, prompt, 'kill');
 
 describe.each<Kind>(['local', 'local-proc', 'ssh'])('killRun over %s', (kind) => {
   const m = suiteMember(kind);

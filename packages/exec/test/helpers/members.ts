@@ -2,6 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentState, FAKE_AGENT, type PrivateSshd, startSshd, tempDir } from '@fleet/testkit';
 import { afterAll, beforeAll } from 'vitest';
+import type { RunHandle } from '../../src/identity';
+import type { RunOutcome } from '../../src/run/follow';
+import { runAgent } from '../../src/run/run-agent';
 import { LocalTransport } from '../../src/transport/local';
 import { SshTransport } from '../../src/transport/ssh';
 import type { Transport } from '../../src/transport/types';
@@ -72,4 +75,24 @@ export function suiteMember(kind: Kind): TestMember {
     await m.close?.();
   });
   return m;
+}
+
+let seq = 0;
+
+/** Starts an agent run and resolves once its handle is known (the run goes on in the background; `done` is its outcome). */
+export async function startRun(m: TestMember, prompt: string, tag = 'run'): Promise<{ handle: RunHandle; done: Promise<RunOutcome> }> {
+  let resolveHandle: (h: RunHandle) => void = () => {};
+  const handleP = new Promise<RunHandle>((r) => {
+    resolveHandle = r;
+  });
+  const done = runAgent({
+    transport: m.transport,
+    runId: `${tag}${process.pid}-${++seq}`,
+    workFolder: m.workFolder,
+    argv: m.agentArgv(),
+    env: m.env,
+    prompt,
+    hooks: { onStarted: (h) => resolveHandle(h) },
+  });
+  return { handle: await handleP, done };
 }
