@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive, pidIn, procStat, waitFor } from '@fleet/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readRunCgroup, removeStaleRunCgroups, runCgroupBase, runCgroupPath } from '../src/os/linux-cgroup';
+import { processCgroup, readRunCgroup, removeStaleRunCgroups, runCgroupBase, runCgroupPath } from '../src/os/linux-cgroup';
 import { linuxKillRun } from '../src/os/linux-proc';
 import { killRun } from '../src/run/control';
 import type { LocalTransport } from '../src/transport/local';
@@ -17,19 +17,6 @@ import { type TestMember, makeMember, startRun, suiteMember } from './helpers/me
  */
 const base = runCgroupBase();
 const cgroupsHere = base !== undefined;
-
-function cgroupOf(pid: number): string {
-  try {
-    return (
-      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith('0::'))
-        ?.slice(3) ?? ''
-    );
-  } catch {
-    return '';
-  }
-}
 
 const start = (m: TestMember, prompt: string) => startRun(m, prompt, 'cg');
 
@@ -51,8 +38,8 @@ describe.skipIf(!cgroupsHere)('a cgroup per local run', () => {
     await waitFor(() => m.state.live().length === 1, { what: 'agent' });
     const agent = m.state.live()[0] ?? 0;
     const rel = path.slice(path.indexOf('/fleet-exec/'));
-    expect(cgroupOf(handle.pid).endsWith(rel)).toBe(true);
-    expect(cgroupOf(agent).endsWith(rel)).toBe(true);
+    expect(processCgroup(handle.pid)?.endsWith(rel)).toBe(true);
+    expect(processCgroup(agent)?.endsWith(rel)).toBe(true);
     expect(readRunCgroup(path)?.pids.sort()).toEqual(expect.arrayContaining([handle.pid, agent]));
     const out = await done;
     expect(out.kind).toBe('exited');

@@ -30,10 +30,7 @@ export function runCgroupBase(): string | undefined {
       .split('\n')
       .map((l) => l.split(' '))
       .find((f) => f[2] === 'cgroup2')?.[1];
-    const own = readFileSync('/proc/self/cgroup', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('0::'))
-      ?.slice(3);
+    const own = processCgroup('self');
     // Octal escapes in /proc/mounts (a space in the path) or an odd own path: no cgroups, nothing lost.
     if (!mount || mount.includes('\\') || !own?.startsWith('/') || own.includes(' ')) return undefined;
     const base = join(mount, own, 'fleet-exec');
@@ -44,6 +41,18 @@ export function runCgroupBase(): string | undefined {
     // Read-only /sys/fs/cgroup (containers), no permission, no cgroup v2: the /proc path only.
   }
   return probed.base;
+}
+
+/** A process's cgroup v2 path (relative to the cgroup2 mount), or undefined if it cannot be read. */
+export function processCgroup(pid: number | 'self'): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'))
+      ?.slice(3);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The run's cgroup, named after its run directory (unique per run; the same name after a restart). */

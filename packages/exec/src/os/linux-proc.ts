@@ -47,20 +47,21 @@ export async function linuxKillRun(
   const S = Number(h.startTime);
   const deadline = Date.now() + timeoutMs;
   let first = 0;
+  // The run's cgroup counts only if the run joined it (see readRunCgroup).
   const cg = cgroup === undefined ? undefined : readRunCgroup(cgroup);
-  if (cgroup !== undefined && cg) {
-    const exiting = cg.pids.length === 1 && cg.pids[0] === h.pid;
-    if (cg.pids.length === 0 || (exiting && (await waitRunCgroupEmpty(cgroup, Math.min(50, timeoutMs))))) {
-      removeRunCgroup(cgroup);
-      return { result: 'already_gone', count: 0 };
-    }
-    const now = readRunCgroup(cgroup);
-    if (now && now.pids.length > 0 && killRunCgroup(cgroup)) {
-      first = now.pids.length;
-      await waitRunCgroupEmpty(cgroup, Math.max(0, deadline - Date.now()));
-    }
-  }
+  const joined = cg ? cgroup : undefined;
   try {
+    if (joined !== undefined && cg) {
+      const exiting = cg.pids.length === 1 && cg.pids[0] === h.pid;
+      if (cg.pids.length === 0 || (exiting && (await waitRunCgroupEmpty(joined, Math.min(50, timeoutMs))))) {
+        return { result: 'already_gone', count: 0 };
+      }
+      const now = readRunCgroup(joined);
+      if (now && now.pids.length > 0 && killRunCgroup(joined)) {
+        first = now.pids.length;
+        await waitRunCgroupEmpty(joined, Math.max(0, deadline - Date.now()));
+      }
+    }
     for (;;) {
       const all = await procTable();
       const targets = new Set<number>();
@@ -87,10 +88,11 @@ export async function linuxKillRun(
       await new Promise((r) => setTimeout(r, 10));
     }
     // What left the session is confirmed gone through the cgroup (SIGKILL sent above).
-    if (cg && !(await waitRunCgroupEmpty(cgroup as string, Math.max(0, deadline - Date.now())))) {
-      return { result: 'timeout', count: readRunCgroup(cgroup as string)?.pids.length ?? 1 };
+    if (joined !== undefined && !(await waitRunCgroupEmpty(joined, Math.max(0, deadline - Date.now())))) {
+      return { result: 'timeout', count: readRunCgroup(joined)?.pids.length ?? 1 };
     }
   } finally {
+    // (a populated one stays: EBUSY)
     if (cgroup !== undefined) removeRunCgroup(cgroup);
   }
   return first > 0 ? { result: 'killed', count: first } : { result: 'already_gone', count: 0 };
