@@ -26,3 +26,13 @@ export function fleetBackoff(attemptsMade: number, _type?: string, err?: Error):
   if (err?.message.startsWith('[stale_session]')) return 0;
   return Math.min(60_000, 1_000 * 2 ** Math.max(0, attemptsMade - 1));
 }
+
+/**
+ * This attempt lost the member's fence before it started anything: it must leave the member to the
+ * holder (no kill, no record change) and come back later as the *same* attempt. The processor turns
+ * it into a delay of the job, which spends no attempt (a failure would, whenever the lock is still
+ * ours) and records no failure.
+ */
+export class YieldMember extends Error {
+  override name = 'YieldMember';
+}

@@ -26,12 +26,15 @@ import {
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config';
-import { RetryableJobError, unrecoverable } from './errors';
+import { RetryableJobError, YieldMember, unrecoverable } from './errors';
 import { handleOf } from './run-handle';
 import { OutputSink } from './output';
 import type { Transports } from './transports';
 
 export type AbortReason = 'cancelled' | 'inactivity' | 'timeout' | 'fence_lost' | 'detach';
+
+/** A run this attempt follows instead of starting one: its record and identity. */
+type Adoption = { rec: RunRecord; handle: RunHandle };
 
 export interface ProcessorDeps {
   cfg: WorkerConfig;
@@ -66,6 +69,16 @@ export function makeProcessor(deps: ProcessorDeps) {
     const fence = fenceToken(jobId, attempt, cfg.workerId);
     const log = deps.log.child({ jobId, memberId, attempt });
 
+    /**
+     * Back to the queue as the same attempt (BullMQ's manual delay: no attempt spent, nothing recorded).
+     * If the job's lock is no longer ours the move fails: the job is another delivery's then, and the
+     * DelayedError still tells BullMQ that this processor has nothing more to say about it.
+     */
+    const delayAttempt = async (ms: number): Promise<never> => {
+      await job.moveToDelayed(Date.now() + ms, token).catch((err: Error) => log.warn({ err: err.message }, 'could not delay the job'));
+      throw new DelayedError();
+    };
+
     // One round trip: cancel mark, member, recorded result, recorded failure, then the fence.
     const begin = await registry.beginAttempt(memberId, jobId, attempt, fence, cfg.fenceTtlMs);
     switch (begin.kind) {
@@ -90,8 +103,7 @@ export function makeProcessor(deps: ProcessorDeps) {
       case 'fenced': {
         const wait = Math.min(Math.max(begin.pttl, 200), 2_000) + Math.floor(Math.random() * 200);
         log.info({ holder: begin.holder, retryInMs: wait, category: 'fenced' }, 'member is fenced by another attempt; delaying');
-        await job.moveToDelayed(Date.now() + wait, token);
-        throw new DelayedError();
+        return delayAttempt(wait);
       }
     }
     // 1. The fence is ours from here on.
@@ -174,41 +186,86 @@ export function makeProcessor(deps: ProcessorDeps) {
       return report;
     };
 
-    try {
-      transport = await transports.get(member);
+    /** Nothing of this attempt runs yet: without the fence it must leave the member as it is. */
+    const holdFence = async (what: string) => {
+      if (!(await registry.renewFence(memberId, fence, cfg.fenceTtlMs))) throw new YieldMember(`lost the member's fence ${what}`);
+    };
 
-      // 2. Kill-before-spawn, or adopt our own run after a crash (the record beginAttempt found).
-      const leftover = begin.leftover;
-      let adopt: { rec: RunRecord; handle: RunHandle } | undefined;
-      if (leftover) {
-        const h = await handleOf(transport, leftover);
-        const mine = leftover.jobId === jobId && leftover.attempt === attempt;
-        // Our own run (same job and attempt) is adopted if it still runs, or if it finished on its
-        // own while nobody watched (its exit code and output are in its run directory).
-        const probe = mine && h ? await probeRun(transport, h) : undefined;
-        const adoptable = probe !== undefined && (probe.state === 'alive' || (probe.state === 'gone' && probe.exitCode !== undefined));
-        if (h && adoptable && (await registry.adoptRun(memberId, leftover.token, fence, cfg.workerId))) {
-          adopt = { rec: leftover, handle: h };
+    /**
+     * The record beginAttempt found on the member. Our own run (same job and attempt) is adopted if it
+     * still runs, or if it finished on its own while nobody watched (its exit code and output are in
+     * its run directory). Anything else is killed and confirmed gone first; then its record is dropped,
+     * except another job's *finished* run, which is parked for that job's attempt to take its result
+     * (dropping it made that attempt run the agent again). Only the fence holder kills or drops: an
+     * attempt that lost the fence leaves both (the record may be the holder's to adopt).
+     */
+    const settleLeftover = async (t: Transport, leftover: RunRecord): Promise<Adoption | undefined> => {
+      const h = await handleOf(t, leftover);
+      const mine = leftover.jobId === jobId && leftover.attempt === attempt;
+      const probe = h ? await probeRun(t, h) : undefined;
+      const finished = probe?.state === 'gone' && probe.exitCode !== undefined;
+      if (mine && h && probe && (probe.state === 'alive' || finished)) {
+        if (await registry.adoptRun(memberId, leftover.token, fence, cfg.workerId)) {
           log.info(
             { pid: h.pid, from: leftover.token, offset: leftover.outOffset, runState: probe.state },
             'adopting our own run left by a previous worker',
           );
-        } else {
-          const report = h ? await killRun(transport, h, { timeoutMs: cfg.killTimeoutMs }) : undefined;
-          log.warn(
-            { pid: h?.pid, leftover: leftover.token, kill: report?.result ?? 'never_spawned', killMs: report && Math.round(report.ms) },
-            'killed leftover run before spawning',
-          );
-          if (report && killUnconfirmed(report)) {
-            throw new RetryableJobError(
-              'unreachable',
-              `leftover run ${leftover.token} could not be confirmed gone (${report.result}); not spawning`,
-            );
-          }
-          if (report?.result === 'killed') await registry.incrStat('leftovers_killed');
-          await registry.deleteRun(memberId, leftover.token);
+          return { rec: leftover, handle: h };
         }
       }
+      await holdFence('before settling the run left on the member');
+      const report = h ? await killRun(t, h, { timeoutMs: cfg.killTimeoutMs }) : undefined;
+      log.warn(
+        { pid: h?.pid, leftover: leftover.token, kill: report?.result ?? 'never_spawned', killMs: report && Math.round(report.ms) },
+        'killed leftover run before spawning',
+      );
+      if (report && killUnconfirmed(report)) {
+        throw new RetryableJobError(
+          'unreachable',
+          `leftover run ${leftover.token} could not be confirmed gone (${report.result}); not spawning`,
+        );
+      }
+      if (report?.result === 'killed') await registry.incrStat('leftovers_killed');
+      const park = finished && leftover.jobId !== jobId;
+      const settled = park
+        ? await registry.parkRun(memberId, fence, leftover)
+        : await registry.dropLeftover(memberId, fence, leftover.token);
+      if (settled === 'no_fence') throw new YieldMember("lost the member's fence while settling the run left on it");
+      if (park && settled === 'ok') {
+        await registry.incrStat('leftovers_parked');
+        log.warn(
+          { pid: h?.pid, leftover: leftover.token, exitCode: probe?.exitCode },
+          "parked another job's finished run for that job (its result is kept)",
+        );
+      }
+      return undefined;
+    };
+
+    /** Our own finished run, parked by another job's attempt: its exit code and output are the result. */
+    const takeParked = async (t: Transport, parked: RunRecord): Promise<Adoption | undefined> => {
+      const h = await handleOf(t, parked);
+      const probe = h ? await probeRun(t, h) : undefined;
+      if (!h || probe?.state !== 'gone' || probe.exitCode === undefined) {
+        // Its run directory no longer tells how it ended: nothing to take (the record expires).
+        log.warn({ pid: h?.pid, parked: parked.token, runState: probe?.state }, 'parked run has no recorded end; running the attempt');
+        return undefined;
+      }
+      const r = await registry.adoptParked(memberId, fence, parked, cfg.workerId);
+      if (r !== 'ok') throw new YieldMember(`cannot take back the parked run (${r})`);
+      log.info(
+        { pid: h.pid, from: parked.token, offset: parked.outOffset, runState: probe.state, parked: true },
+        'adopting our own run left by a previous worker',
+      );
+      return { rec: parked, handle: h };
+    };
+
+    try {
+      transport = await transports.get(member);
+
+      // 2. Kill-before-spawn, or adopt our own run after a crash (the record beginAttempt found), or
+      //    take back our own finished run that another job's attempt parked.
+      let adopt = begin.leftover ? await settleLeftover(transport, begin.leftover) : undefined;
+      if (!adopt && begin.parked) adopt = await takeParked(transport, begin.parked);
 
       // 3–6. Record first, then spawn (or reattach).
       // Unique per spawn: a run directory is never reused, so a claim on one (see handleOf) can only
@@ -219,6 +276,8 @@ export function makeProcessor(deps: ProcessorDeps) {
       recordWritten = adopt
         ? undefined
         : registry.writeRun(memberId, fence, { jobId, attempt, workerId: cfg.workerId, runDir }).then((w) => {
+            // Nothing runs yet: without the fence, leave the member as the same attempt.
+            if (w === 'no_fence') throw new YieldMember("lost the member's fence before writing the run record");
             if (w !== 'ok') throw new RetryableJobError('fence_lost', `cannot write the run record: ${w}`);
           });
       recordWritten?.catch(() => undefined); // awaited below; this only keeps it from being "unhandled" meanwhile
@@ -379,12 +438,16 @@ export function makeProcessor(deps: ProcessorDeps) {
           if (reason === 'timeout') throw unrecoverable('timeout', 'total timeout reached');
           throw unrecoverable('cancelled', 'cancelled');
         }
-        case 'not_started':
+        case 'not_started': {
           await cleanUp(`not started: ${outcome.reason}`);
           runCreated = false;
+          // The fence was lost before the spawn (nothing ran): the same attempt comes back later.
+          const lost = ac.signal.reason as AbortReason | undefined;
+          if (lost === 'fence_lost' || lost === 'detach') throw new YieldMember(`lost the member's fence before the spawn (${lost})`);
           if (outcome.reason === 'workfolder_missing')
             throw unrecoverable('not_started', `work folder ${member.workFolder} does not exist on the member`);
           throw new RetryableJobError('not_started', outcome.reason);
+        }
         case 'unreachable':
           // The run's state is unknown: keep the record, so nothing spawns before it is killed.
           runCreated = false;
@@ -394,6 +457,15 @@ export function makeProcessor(deps: ProcessorDeps) {
       }
     } catch (thrown) {
       if (thrown instanceof DelayedError) throw thrown;
+      if (thrown instanceof YieldMember) {
+        // Nothing of this attempt was spawned: release what may be ours (a claim settles a run
+        // directory that was prepared), then come back as the same attempt.
+        if (runCreated) await cleanUp(thrown.message);
+        else await registry.releaseFence(memberId, fence).catch(() => false);
+        const wait = 200 + Math.floor(Math.random() * 300);
+        log.warn({ category: 'fence_lost', retryInMs: wait }, `${thrown.message}; leaving the member and delaying this attempt`);
+        return delayAttempt(wait);
+      }
       // The member could not be reached (or a leftover's state not settled yet): a retryable 'unreachable'.
       const err = thrown instanceof TransportError ? new RetryableJobError('unreachable', thrown.message) : thrown;
       if (deps.leavingRuns()) {

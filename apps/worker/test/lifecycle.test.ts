@@ -1,6 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LocalTransport, type RunOutcome, runAgent } from '@fleet/exec';
+import { LocalTransport, type RunOutcome, getProvider, runAgent } from '@fleet/exec';
 import type { Member } from '@fleet/registry';
 import { type PrivateSshd, isAlive, startSshd, waitFor } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +47,48 @@ async function startOrphan(member: Member, runId: string, tag: string): Promise<
   });
   await waitFor(() => pid > 0, { what: `orphan ${runId} recorded` });
   return { pid, run };
+}
+
+/**
+ * Runs an agent to its end on a local member under a record naming attempt 1 of `jobId` on a dead
+ * worker: as if that attempt's worker had died and its run finished with nobody watching.
+ */
+async function finishedRun(member: Member, jobId: string, prompt: string): Promise<{ pid: number; runDir: string }> {
+  let rec: { pid: number; runDir: string } | undefined;
+  const outcome = await runAgent({
+    transport: new LocalTransport(),
+    runId: `${jobId}-1-dead00`,
+    workFolder: member.workFolder,
+    // As the worker starts it (the result comes as a JSON event).
+    argv: getProvider(member.provider).buildArgv({
+      binary: member.agentBinary,
+      skipPermissions: member.skipPermissions,
+      trustWorkspace: member.trustWorkspace,
+    }),
+    env: member.agentEnv,
+    prompt,
+    hooks: {
+      onStarted: async (h) => {
+        await fleet.redis.hset(fleet.registry.keys.run(member.id), {
+          token: `${jobId}:1:dead`,
+          memberId: member.id,
+          jobId,
+          attempt: '1',
+          workerId: 'dead',
+          state: 'running',
+          startedAt: String(Date.now()),
+          outOffset: '0',
+          runDir: h.runDir,
+          pid: String(h.pid),
+          bootId: h.bootId,
+          startTime: h.startTime,
+        });
+        rec = { pid: h.pid, runDir: h.runDir };
+      },
+    },
+  });
+  if (outcome.kind !== 'exited' || outcome.exitCode !== 0 || !rec) throw new Error(`finishedRun: ${JSON.stringify(outcome)}`);
+  return rec;
 }
 
 let fleet: Fleet;
@@ -373,6 +417,59 @@ describe('worker lifecycle', () => {
     const done = await fleet.waitJob(job.id ?? '');
     expect(await done.getState()).toBe('completed');
     expect(state.started()).toBe(2);
+    await w.stop();
+  });
+
+  it("another job's finished run left on the member is kept for that job: its attempt takes the result, the agent runs once", async () => {
+    const { member, state } = await fleet.addLocalMember('parked');
+    const other = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 2' });
+    // `job`'s attempt 1 ran on a worker that died; its run finished. `other` is delivered first.
+    const run = await finishedRun(member, job.id ?? '', '@lines 2');
+    const w = await fleet.startWorker();
+    const otherDone = await fleet.waitJob(other.id ?? '');
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(await otherDone.getState()).toBe('completed');
+    expect(done.failedReason).toBeUndefined();
+    expect(await done.getState()).toBe('completed');
+    expect(done.returnvalue).toMatchObject({ result: 'done: 2 lines', pid: run.pid, attempts: 1, runDir: run.runDir });
+    // The finished run and `other`'s: `job`'s agent was not started again.
+    expect(state.started()).toBe(2);
+    expect(w.logs.some((l) => l.msg === "parked another job's finished run for that job (its result is kept)" && l.pid === run.pid)).toBe(
+      true,
+    );
+    expect(w.logs.some((l) => l.msg === 'adopting our own run left by a previous worker' && l.parked === true)).toBe(true);
+    expect(await fleet.registry.getParked(member.id, job.id ?? '', 1)).toBeUndefined();
+    expect((await fleet.registry.stats()).leftovers_parked).toBeGreaterThanOrEqual(1);
+    expect(await fleet.registry.getRun(member.id)).toBeUndefined();
+    await w.stop();
+  });
+
+  it('an attempt that loses the fence while it looks at its own finished run leaves it, spends no attempt, and takes its result when delivered again', async () => {
+    const { member, state } = await fleet.addLocalMember('fence-lost-leftover');
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 2', attempts: 3 });
+    const run = await finishedRun(member, job.id ?? '', '@lines 2');
+    // The worker's look at that run (it reads the run's pid file) is held until the fence is gone, as
+    // when Redis restarted meanwhile: the pid file is a FIFO until then.
+    const pidFile = join(run.runDir, 'pid');
+    const content = readFileSync(pidFile);
+    rmSync(pidFile);
+    execFileSync('mkfifo', ['-m', '600', pidFile]);
+    writeFileSync(`${pidFile}.back`, content);
+    const w = await fleet.startWorker();
+    await waitFor(async () => (await fleet.registry.fenceHolder(member.id))?.startsWith(`${job.id}:1:`), {
+      what: 'attempt 1 to take the fence',
+    });
+    await fleet.redis.del(fleet.registry.keys.fence(member.id));
+    await writeFile(pidFile, content); // the held reader gets the record…
+    renameSync(`${pidFile}.back`, pidFile); // …and the run directory is as it was
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(done.failedReason).toBeUndefined();
+    expect(await done.getState()).toBe('completed');
+    expect(done.returnvalue).toMatchObject({ result: 'done: 2 lines', pid: run.pid, attempts: 1 });
+    expect(done.attemptsMade).toBe(1);
+    expect(state.started()).toBe(1);
+    expect(w.logs.some((l) => String(l.msg).endsWith('leaving the member and delaying this attempt'))).toBe(true);
     await w.stop();
   });
 

@@ -4,7 +4,8 @@ import { script } from './commands/index';
 import { Keys } from './keys';
 import { type Member, MemberInput, MemberPatch, type MemberSecret, SECRET_FIELDS } from './schema';
 
-export type RunState = 'starting' | 'running' | 'killing';
+/** `parked`: a finished run kept for its own attempt off the member (see parkRun). */
+export type RunState = 'starting' | 'running' | 'killing' | 'parked';
 
 /** What Redis knows about the process tree one attempt started on a member. */
 export interface RunRecord {
@@ -33,7 +34,14 @@ export type AttemptStart =
   | { kind: 'done'; result: Record<string, string> }
   | { kind: 'failed'; retryable: boolean; reason: string }
   | { kind: 'fenced'; holder: string; pttl: number }
-  | { kind: 'ready'; member: Member; leftover?: RunRecord };
+  | {
+      kind: 'ready';
+      member: Member;
+      /** The run record on the member (another attempt's, or this attempt's own after its worker died). */
+      leftover?: RunRecord;
+      /** This attempt's own finished run that another job's attempt moved off the member (parkRun). */
+      parked?: RunRecord;
+    };
 
 export class FenceHeldError extends Error {
   override name = 'FenceHeldError';
@@ -266,6 +274,48 @@ export class Registry {
     return (await script(this.redis, 'adoptRun')(this.keys.fence(memberId), this.keys.run(memberId), oldToken, newToken, workerId)) === 1;
   }
 
+  /**
+   * Drops another attempt's record after its run was confirmed gone: only by the fence holder, only
+   * if the record is still that run (dropLeftover.lua).
+   */
+  async dropLeftover(memberId: string, token: string, leftoverToken: string): Promise<'ok' | 'no_fence' | 'changed'> {
+    return (await script(this.redis, 'dropLeftover')(this.keys.fence(memberId), this.keys.run(memberId), token, leftoverToken)) as
+      | 'ok'
+      | 'no_fence'
+      | 'changed';
+  }
+
+  /**
+   * Moves another job's finished run off the member to its attempt's parked key, for that attempt to
+   * take back (parkRun.lua): only by the fence holder, only if the record is still that run.
+   */
+  async parkRun(memberId: string, token: string, leftover: RunRecord, ttlS = 7 * 86_400): Promise<'ok' | 'no_fence' | 'changed'> {
+    return (await script(this.redis, 'parkRun')(
+      this.keys.fence(memberId),
+      this.keys.run(memberId),
+      this.keys.parked(leftover.jobId, leftover.attempt),
+      token,
+      leftover.token,
+      Math.max(1, Math.floor(ttlS)),
+    )) as 'ok' | 'no_fence' | 'changed';
+  }
+
+  /** An attempt takes its parked run back onto the member under its own token (adoptParked.lua). */
+  async adoptParked(memberId: string, token: string, parked: RunRecord, workerId: string): Promise<'ok' | 'no_fence' | 'busy' | 'changed'> {
+    return (await script(this.redis, 'adoptParked')(
+      this.keys.fence(memberId),
+      this.keys.run(memberId),
+      this.keys.parked(parked.jobId, parked.attempt),
+      token,
+      parked.token,
+      workerId,
+    )) as 'ok' | 'no_fence' | 'busy' | 'changed';
+  }
+
+  async getParked(memberId: string, jobId: string, attempt: number): Promise<RunRecord | undefined> {
+    return decodeRun(memberId, await this.redis.hgetall(this.keys.parked(jobId, attempt)));
+  }
+
   async getRun(memberId: string): Promise<RunRecord | undefined> {
     return decodeRun(memberId, await this.redis.hgetall(this.keys.run(memberId)));
   }
@@ -321,7 +371,8 @@ export class Registry {
 
   /**
    * The start of an attempt in one round trip (beginAttempt.lua): cancel mark, member, the job's
-   * recorded result, this attempt's recorded failure, then the fence, then any leftover run record.
+   * recorded result, this attempt's recorded failure, then the fence, then any leftover run record
+   * and this attempt's parked run.
    */
   async beginAttempt(memberId: string, jobId: string, attempt: number, token: string, ttlMs: number): Promise<AttemptStart> {
     const r = (await script(this.redis, 'beginAttempt')(
@@ -332,6 +383,7 @@ export class Registry {
       this.keys.attemptFailure(jobId, attempt),
       this.keys.fence(memberId),
       this.keys.run(memberId),
+      this.keys.parked(jobId, attempt),
       token,
       ttlMs,
     )) as [string, ...unknown[]];
@@ -347,8 +399,13 @@ export class Registry {
         return { kind: 'fenced', holder: r[1] as string, pttl: Number(r[2]) };
       case 'ready': {
         const member = this.decodeMember(pairs(r[1] as string[]), r[2] === 1);
+        const ready: AttemptStart = { kind: 'ready', member };
         const leftover = decodeRun(memberId, pairs(r[3] as string[]));
-        return leftover ? { kind: 'ready', member, leftover } : { kind: 'ready', member };
+        if (leftover) ready.leftover = leftover;
+        // (A job belongs to one member's queue: its parked run was on this member.)
+        const parked = decodeRun(memberId, pairs(r[4] as string[]));
+        if (parked) ready.parked = parked;
+        return ready;
       }
       default:
         throw new Error(`beginAttempt: unexpected reply ${String(r[0])}`);

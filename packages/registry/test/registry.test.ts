@@ -193,6 +193,90 @@ describe('fence and run record transitions', () => {
     expect(next.kind === 'ready' && next.leftover).toMatchObject({ token: 'jobB:2:w1', runDir: '/w/b2', attempt: 2 });
   });
 
+  it('dropLeftover: only the fence holder drops another attempt’s record, and only that record', async () => {
+    const m = 'mdrop';
+    const old = 'jobD:1:dead';
+    const T = 'jobE:1:w1';
+    await redis.hset(`${prefix}:member:${m}:run`, { token: old, jobId: 'jobD', attempt: '1', runDir: '/w/d1' });
+    // Without the fence (lost to a Redis restart, or held by another attempt): nothing is touched.
+    expect(await reg.dropLeftover(m, T, old)).toBe('no_fence');
+    await reg.acquireFence(m, 'jobF:1:w2', 5_000);
+    expect(await reg.dropLeftover(m, T, old)).toBe('no_fence');
+    expect((await reg.getRun(m))?.token).toBe(old);
+    await reg.releaseFence(m, 'jobF:1:w2');
+    await reg.acquireFence(m, T, 5_000);
+    // The record is no longer the run this attempt settled: kept.
+    expect(await reg.dropLeftover(m, T, 'jobD:1:other')).toBe('changed');
+    expect(await reg.dropLeftover(m, T, old)).toBe('ok');
+    expect(await reg.getRun(m)).toBeUndefined();
+    expect(await reg.dropLeftover(m, T, old)).toBe('changed');
+  });
+
+  it('parkRun / adoptParked: another job’s finished run leaves the member for its own attempt, which takes it back — each only under the fence', async () => {
+    const m = await reg.addMember(local);
+    const old = 'jobP:1:dead';
+    const rec = {
+      token: old,
+      memberId: m.id,
+      jobId: 'jobP',
+      attempt: '1',
+      workerId: 'dead',
+      state: 'running',
+      runDir: '/w/p1',
+      pid: '4321',
+      bootId: 'b',
+      startTime: '99',
+      outOffset: '17',
+    };
+    await redis.hset(`${prefix}:member:${m.id}:run`, rec);
+    const leftover = await reg.getRun(m.id);
+    if (!leftover) throw new Error('no record');
+    const K = 'jobK:1:w1';
+    expect(await reg.parkRun(m.id, K, leftover)).toBe('no_fence');
+    await reg.acquireFence(m.id, K, 5_000);
+    expect(await reg.parkRun(m.id, K, { ...leftover, token: 'jobP:1:other' })).toBe('changed');
+    expect(await reg.parkRun(m.id, K, leftover, 60)).toBe('ok');
+    // The member is free for K; the parked record keeps every field of the run, for 60 s.
+    expect(await reg.getRun(m.id)).toBeUndefined();
+    expect(await reg.writeRun(m.id, K, { jobId: 'jobK', attempt: 1, workerId: 'w1', runDir: '/w/k1' })).toBe('ok');
+    const parkedKey = `${prefix}:job:jobP:attempt:1:parked`;
+    expect(await redis.ttl(parkedKey)).toBeGreaterThan(50);
+    expect(await reg.getParked(m.id, 'jobP', 1)).toMatchObject({
+      token: old,
+      pid: 4321,
+      bootId: 'b',
+      startTime: '99',
+      outOffset: 17,
+      state: 'parked',
+    });
+
+    // jobP's attempt 1, delivered again, sees it in beginAttempt (not another attempt of jobP).
+    const P = 'jobP:1:w2';
+    expect(await reg.adoptParked(m.id, P, leftover, 'w2')).toBe('no_fence');
+    await reg.recordSuccess(m.id, K, { tokensIn: 0, tokensOut: 0 });
+    const other = await reg.beginAttempt(m.id, 'jobP', 2, 'jobP:2:w2', 5_000);
+    expect(other.kind === 'ready' && other.parked).toBe(undefined);
+    await reg.releaseFence(m.id, 'jobP:2:w2');
+    const ready = await reg.beginAttempt(m.id, 'jobP', 1, P, 5_000);
+    expect(ready.kind === 'ready' && ready.parked).toMatchObject({ token: old, runDir: '/w/p1', pid: 4321 });
+    // A run record on the member blocks it; so does a parked record that is not the one read.
+    await redis.hset(`${prefix}:member:${m.id}:run`, { token: 'x:1:y' });
+    expect(await reg.adoptParked(m.id, P, leftover, 'w2')).toBe('busy');
+    await redis.del(`${prefix}:member:${m.id}:run`);
+    expect(await reg.adoptParked(m.id, P, { ...leftover, token: 'jobP:1:other' }, 'w2')).toBe('changed');
+    expect(await reg.adoptParked(m.id, P, leftover, 'w2')).toBe('ok');
+    expect(await reg.getRun(m.id)).toMatchObject({
+      token: P,
+      workerId: 'w2',
+      adoptedFrom: old,
+      pid: 4321,
+      outOffset: 17,
+      state: 'running',
+    });
+    expect(await redis.ttl(`${prefix}:member:${m.id}:run`)).toBe(-1);
+    expect(await redis.exists(parkedKey)).toBe(0);
+  });
+
   it('appendOutput: a batch in one call, one entry per line in order, capped, TTL set when asked', async () => {
     const key = `${prefix}:job:jobO:out`;
     const lines = Array.from({ length: 300 }, (_, i) => ({ type: 'output', data: `line ${i} 'q' "$(x)"\n` }));

@@ -62,6 +62,7 @@ export function metricsRoute(app: FastifyInstance, deps: { redis: Redis; registr
   sumCount('fleet_kill_count', 'Kills confirmed', 'kill_count');
   sumCount('fleet_orphans_killed_total', 'Orphan runs killed by the sweeper', 'orphans_killed');
   sumCount('fleet_leftovers_killed_total', 'Leftover runs killed before a spawn', 'leftovers_killed');
+  sumCount('fleet_leftovers_parked_total', "Other jobs' finished runs kept for their job before a spawn", 'leftovers_parked');
   const depth = new Gauge({
     name: 'fleet_queue_depth',
     help: 'Jobs per member queue and state',

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 
 /** Each state transition is one Lua script in this folder, registered on the connection by name. */
 const SCRIPTS = {
-  beginAttempt: 7,
+  beginAttempt: 8,
   acquireFence: 1,
   renewFence: 1,
   releaseFence: 1,
@@ -13,6 +13,9 @@ const SCRIPTS = {
   updateRun: 1,
   deleteRun: 1,
   adoptRun: 2,
+  dropLeftover: 2,
+  parkRun: 3,
+  adoptParked: 3,
   clearSession: 1,
   recordSuccess: 5,
   appendOutput: 2,
