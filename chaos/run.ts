@@ -543,6 +543,16 @@ async function main(): Promise<number> {
       return s.length ? (s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0) : 0;
     };
     const maxLive = Math.max(0, ...checker.maxLive.values());
+    // How often the run protocol's recovery paths ran (from every worker's log): a run that exercised
+    // none of them proves little about them.
+    const events = countLogEvents(join(tmp.path, 'logs'), {
+      adopted: 'adopting our own run left by a previous worker',
+      'leftovers killed': 'killed leftover run before spawning',
+      parked: "parked another job's finished run for that job (its result is kept)",
+      'fence lost before spawn (same attempt delayed)': 'leaving the member and delaying this attempt',
+      detached: 'aborting run: detach',
+      'orphans swept': 'sweeper: removed a run no live job owns',
+    });
     const rows: Array<[string, string]> = [
       ['seed', String(SEED)],
       [
@@ -564,6 +574,12 @@ async function main(): Promise<number> {
       ['checker samples (every 25 ms, all members)', String(checker.samples)],
       ['agents alive after the run (orphans)', String(orphans.length)],
       ['jobs with more agent starts than attempts (double runs)', String(doubleRuns.length)],
+      [
+        'run-protocol recoveries (worker logs)',
+        Object.entries(events)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ],
       ['kill latency p50 / p99 (ms, confirmed kills)', `${pct(50)} / ${pct(99)} (n=${killMs.length})`],
       ['faults injected', [...faults.entries()].map(([k, v]) => `${k} ${v}`).join(', ') || '-'],
       ['duration', `${((Date.now() - T0) / 1000).toFixed(0)} s`],
@@ -628,3 +644,26 @@ main().then(
     process.exit(2);
   },
 );
+
+/** Lines of the logs in `dir` whose pino `msg` is (or ends with) each message, by name. */
+function countLogEvents(dir: string, messages: Record<string, string>): Record<string, number> {
+  const counts = Object.fromEntries(Object.keys(messages).map((k) => [k, 0]));
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir);
+  } catch {}
+  for (const f of files) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      let msg: unknown;
+      try {
+        msg = (JSON.parse(line) as { msg?: unknown }).msg;
+      } catch {
+        continue;
+      }
+      if (typeof msg !== 'string') continue;
+      for (const [k, m] of Object.entries(messages)) if (msg === m || msg.endsWith(m)) counts[k] = (counts[k] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
