@@ -288,7 +288,12 @@ async function main(): Promise<number> {
     const workers: ChildProcess[] = [];
     for (let i = 0; i < WORKERS; i++) workers.push(start('apps/worker/src/main.ts', { FLEET_WORKER_ID: `chaos-w${i}` }));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
-    const http = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const http = async (
+      method: string,
+      path: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ): Promise<{ status: number; json: Record<string, unknown> }> => {
       // An API restart takes 2 s on an idle machine and 10-20 s on a loaded 2-core one (tsx compiles
       // it at each start): wait up to 2 minutes for it, by the clock, not by a count of tries.
       const giveUpAt = Date.now() + 120_000;
@@ -296,7 +301,11 @@ async function main(): Promise<number> {
         try {
           const r = await fetch(`${apiUrl}${path}`, {
             method,
-            headers: { authorization: `Bearer ${env.FLEET_API_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+            headers: {
+              authorization: `Bearer ${env.FLEET_API_TOKEN}`,
+              ...(body ? { 'content-type': 'application/json' } : {}),
+              ...headers,
+            },
             ...(body ? { body: JSON.stringify(body) } : {}),
             signal: AbortSignal.timeout(10_000),
           });
@@ -322,6 +331,8 @@ async function main(): Promise<number> {
 
     // --- jobs --------------------------------------------------------------------------------
     const submitted: Submitted[] = [];
+    /** Submits whose retry was answered with the job an earlier try had made (its answer was lost). */
+    let resubmits = 0;
     let submitting = true;
     const submitter = (async () => {
       try {
@@ -364,12 +375,22 @@ async function main(): Promise<number> {
             kind = 'chatty';
             prompt = `@lines ${200 + Math.floor(rnd() * 800)}`;
           }
-          const res = await http('POST', `/v1/members/${m.member.id}/prompts`, { prompt: `@tag ${t}\n${prompt}`, ...body });
-          if (res.status !== 202) {
+          // The POST is retried when its answer is lost (an API restart, a Redis stall): the key makes
+          // the retry return the job the first try made, instead of a second job with the same tag.
+          const res = await http(
+            'POST',
+            `/v1/members/${m.member.id}/prompts`,
+            { prompt: `@tag ${t}\n${prompt}`, ...body },
+            {
+              'idempotency-key': `chaos-${SEED}-${t}`,
+            },
+          );
+          if (res.status !== 202 && res.status !== 200) {
             log(`submit failed: ${res.status} ${JSON.stringify(res.json)}`);
             continue;
           }
           const attempts = body.resume ? 3 : 3;
+          if (res.json.created === false) resubmits++;
           submitted.push({ tag: t, jobId: String(res.json.jobId), memberId: m.member.id, attempts, kind });
           // Keep a bounded number in flight so the run lasts (and faults land on running jobs).
           await sleep(between(0.5, 1.5) * (WINDOW_MS / JOBS));
@@ -560,7 +581,7 @@ async function main(): Promise<number> {
         `${members.filter((m) => m.kind === 'local').length} / ${members.filter((m) => m.kind === 'ssh').length} / ${members.filter((m) => m.kind === 'netns').length}`,
       ],
       ['worker processes', String(WORKERS)],
-      ['jobs submitted', String(submitted.length)],
+      ['jobs submitted (of which a retried POST found the job made by a try whose answer was lost)', `${submitted.length} (${resubmits})`],
       ['jobs completed', String(completed)],
       [
         'jobs failed by category',

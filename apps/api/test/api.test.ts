@@ -197,6 +197,42 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     void r;
   });
 
+  it('Idempotency-Key: a request sent again (or twice at once) returns the first one’s job and runs the prompt once; a different request with the key is a 409', async () => {
+    const m = await s.fakeMember('idem');
+    const path = `/v1/members/${m.id}/prompts`;
+    const body = { prompt: '@lines 2\n@sleep 0.3' };
+    const idem = (k: string) => ({ authorization: `Bearer ${s.token}`, 'idempotency-key': k });
+    const key = idem('client-req-0001');
+    const first = await s.http('POST', path, body, key);
+    expect(first.status).toBe(202);
+    expect(first.json.created).toBe(true);
+    // The client's answer was lost; it sends the request again, twice at once.
+    const again = await Promise.all([s.http('POST', path, body, key), s.http('POST', path, body, key)]);
+    for (const r of again) {
+      expect(r.status).toBe(200);
+      expect(r.json).toMatchObject({ jobId: first.json.jobId, created: false });
+    }
+    const conflict = await s.http('POST', path, { prompt: '@lines 9' }, key);
+    expect(conflict.status).toBe(409);
+    expect(conflict.json.error).toBe('idempotency_conflict');
+    expect((await s.http('POST', path, body, idem('has space'))).status).toBe(400);
+    expect((await s.http('POST', path, body, idem('k'.repeat(201)))).status).toBe(400);
+    // Two keys sent at once for the first time: one job each, never a third.
+    const [a, b] = await Promise.all([s.http('POST', path, body, idem('burst-a')), s.http('POST', path, body, idem('burst-a'))]);
+    expect(a.json.jobId).toBe(b.json.jobId);
+    expect([a.json.created, b.json.created].filter(Boolean).length).toBe(1);
+    const done = await s.waitJob(String(first.json.jobId));
+    expect(done).toMatchObject({ state: 'completed', result: 'done: 2 lines' });
+    await s.waitJob(String(a.json.jobId));
+    // Once finished, the key still names that job: nothing runs again.
+    const late = await s.http('POST', path, body, key);
+    expect(late).toMatchObject({ status: 200, json: { jobId: first.json.jobId, created: false, state: 'completed' } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(m.state.started()).toBe(2);
+    const counts = await s.api.jobs.queue(m.id).getJobCounts();
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(2);
+  });
+
   it('secrets never appear in API responses, job data or the fleet status', async () => {
     const r = await s.http('POST', '/v1/members', {
       name: 'ssh-secret',

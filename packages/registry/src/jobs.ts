@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -58,6 +58,8 @@ export interface PromptJobData {
   /** Shared by all attempts: epoch ms after which no attempt may run. */
   deadlineAt?: number;
   enqueuedAt: number;
+  /** With an idempotency key: the request that made the job (tells which of two requests sent at once made it). */
+  requestId?: string;
 }
 
 export interface PromptJobResult {
@@ -83,6 +85,30 @@ export function parseFailure(reason: string | undefined): { category: JobCategor
 /** Job ids name their member: `<memberId>.<uuid>` (also a valid run-directory name). */
 export function newJobId(memberId: string): string {
   return `${memberId}.${randomUUID()}`;
+}
+
+/** A client's idempotency key: 1–200 printable ASCII characters (it travels in an HTTP header). */
+export const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]+$/, 'idempotency key must be 1-200 printable ASCII characters without spaces');
+
+/**
+ * The job id an idempotency key names on a member: the same key always names the same job, so a
+ * retried request (its answer lost to a timeout or an API restart) finds the job it already made
+ * instead of running the prompt twice. UUID-shaped (version 8, from SHA-256 of member and key).
+ */
+export function idempotentJobId(memberId: string, key: string): string {
+  const h = createHash('sha256').update(`fleet-exec job\0${memberId}\0${key}`).digest('hex');
+  const v = `8${h.slice(13, 16)}`;
+  const variant = ((Number.parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
+  return `${memberId}.${h.slice(0, 8)}-${h.slice(8, 12)}-${v}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The same idempotency key sent again with a different request. */
+export class IdempotencyConflict extends Error {
+  override name = 'IdempotencyConflict';
 }
 
 export function memberOfJob(jobId: string): string | undefined {
@@ -128,8 +154,19 @@ export class FleetJobs {
     return q;
   }
 
-  async enqueue(memberId: string, input: unknown, now = Date.now()): Promise<Job<PromptJobData, PromptJobResult>> {
+  /**
+   * Adds a prompt job. With an idempotency key the job id is derived from it: a request sent again
+   * with the same key returns the job the first one made (`created: false`) while that job is kept
+   * (7 days, or the member's last 1000), and throws IdempotencyConflict if the request differs.
+   */
+  async enqueue(
+    memberId: string,
+    input: unknown,
+    opts: { now?: number; idempotencyKey?: string } = {},
+  ): Promise<Job<PromptJobData, PromptJobResult> & { created: boolean }> {
+    const now = opts.now ?? Date.now();
     const req = PromptRequest.parse(input);
+    const key = opts.idempotencyKey === undefined ? undefined : IdempotencyKey.parse(opts.idempotencyKey);
     const data: PromptJobData = { memberId, prompt: req.prompt, resume: req.resume, enqueuedAt: now };
     if (req.model !== undefined) data.model = req.model;
     if (req.maxTurns !== undefined) data.maxTurns = req.maxTurns;
@@ -137,18 +174,30 @@ export class FleetJobs {
     if (req.totalTimeoutS !== undefined) data.deadlineAt = now + req.totalTimeoutS * 1000;
     // A resumed prompt may need one immediate retry without the stale session.
     const attempts = req.resume ? Math.max(2, req.attempts) : req.attempts;
-    const opts: JobsOptions = {
-      jobId: newJobId(memberId),
+    const jobId = key === undefined ? newJobId(memberId) : idempotentJobId(memberId, key);
+    const q = await this.ensureQueue(memberId);
+    if (key !== undefined) {
+      const existing = await q.getJob(jobId);
+      if (existing) return Object.assign(sameRequest(existing, data, attempts), { created: false });
+    }
+    const jobOpts: JobsOptions = {
+      jobId,
       attempts,
       backoff: { type: 'fleet', delay: 1_000 },
       removeOnComplete: { age: 7 * 86_400, count: 1_000 },
       removeOnFail: { age: 7 * 86_400, count: 1_000 },
       keepLogs: 1_000,
     };
-    const q = await this.ensureQueue(memberId);
-    const job = await q.add('execute_prompt', data, opts);
+    if (key !== undefined) data.requestId = randomUUID();
+    const job = await q.add('execute_prompt', data, jobOpts);
     await this.redis.publish(this.keys.jobsChannel(), memberId);
-    return job;
+    if (key !== undefined) {
+      // Two requests with one key at once: BullMQ adds the first and ignores the second (same id);
+      // what Redis holds is the answer for both.
+      const stored = await q.getJob(jobId);
+      if (stored && stored.data.requestId !== data.requestId) return Object.assign(sameRequest(stored, data, attempts), { created: false });
+    }
+    return Object.assign(job, { created: true });
   }
 
   async getJob(jobId: string): Promise<Job<PromptJobData, PromptJobResult> | undefined> {
@@ -205,4 +254,19 @@ export class FleetJobs {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
   }
+}
+
+/** An existing job found by idempotency key, if it was made from the same request (the deadline aside). */
+function sameRequest(job: Job<PromptJobData, PromptJobResult>, data: PromptJobData, attempts: number): Job<PromptJobData, PromptJobResult> {
+  const a = job.data;
+  const same =
+    a.prompt === data.prompt &&
+    a.model === data.model &&
+    a.maxTurns === data.maxTurns &&
+    a.inactivityTimeoutS === data.inactivityTimeoutS &&
+    (a.deadlineAt === undefined) === (data.deadlineAt === undefined) &&
+    (job.opts.attempts ?? 1) === attempts;
+  // `resume` may have been turned off by a stale-session retry of that very job: not a difference.
+  if (!same) throw new IdempotencyConflict(`idempotency key already used for a different request (job ${job.id})`);
+  return job;
 }

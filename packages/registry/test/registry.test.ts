@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
-import { FenceHeldError, Registry } from '../src/index';
+import { FenceHeldError, Registry, idempotentJobId, memberOfJob } from '../src/index';
 
 const REDIS_URL = process.env.FLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `fleet-test-${randomBytes(4).toString('hex')}`;
@@ -306,5 +306,16 @@ describe('fence and run record transitions', () => {
     await new Promise((r) => setTimeout(r, 120));
     await reg.acquireFence('mttl', 'j:2:w2', 5_000);
     expect(await reg.fenceHolder('mttl')).toBe('j:2:w2');
+  });
+});
+
+describe('idempotency keys', () => {
+  it('one key names one job id per member: stable, UUID-shaped, and read back as that member’s job', () => {
+    const a = idempotentJobId('m0123456789ab', 'req-1');
+    expect(a).toBe(idempotentJobId('m0123456789ab', 'req-1'));
+    expect(a).toMatch(/^m0123456789ab\.[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(memberOfJob(a)).toBe('m0123456789ab');
+    expect(idempotentJobId('m0123456789ab', 'req-2')).not.toBe(a);
+    expect(idempotentJobId('mba9876543210', 'req-1')).not.toBe(a.replace('m0123456789ab', 'mba9876543210'));
   });
 });

@@ -1,4 +1,4 @@
-import { type FleetJobs, PromptRequest, type Registry, memberOfJob } from '@fleet/registry';
+import { type FleetJobs, IdempotencyConflict, IdempotencyKey, PromptRequest, type Registry, memberOfJob } from '@fleet/registry';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
@@ -8,6 +8,14 @@ import { jobView } from '../views';
 
 const JobParams = z.object({ jobId: z.string().min(1).max(200) });
 const MemberParams = z.object({ id: z.string().regex(/^m[0-9a-f]{12}$/, 'not a member id') });
+/** Other headers pass through untouched (validation must not strip them). */
+const PromptHeaders = z
+  .object({
+    'idempotency-key': IdempotencyKey.optional().describe(
+      'Sent again with the same key (e.g. after a timeout), the request returns the job the first one made instead of running the prompt twice (200, `created: false`); the same key with a different request is a 409. Honoured while that job is kept (7 days or the member’s last 1000 jobs).',
+    ),
+  })
+  .passthrough();
 
 export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: Registry; jobs: FleetJobs; maxPromptBytes: number }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -24,15 +32,30 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
     '/v1/members/:id/prompts',
     {
       bodyLimit: maxPromptBytes * 2 + 64 * 1024,
-      schema: { tags: ['jobs'], summary: 'Enqueue a prompt on a member', params: MemberParams, body: PromptRequest },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Enqueue a prompt on a member',
+        params: MemberParams,
+        headers: PromptHeaders,
+        body: PromptRequest,
+      },
     },
     async (req, reply) => {
       if (Buffer.byteLength(req.body.prompt) > maxPromptBytes) {
         throw new HttpError(413, 'payload_too_large', `prompt is larger than ${maxPromptBytes} bytes`);
       }
       if (!(await registry.getMember(req.params.id))) throw new HttpError(404, 'not_found', `member ${req.params.id} not found`);
-      const job = await jobs.enqueue(req.params.id, req.body);
-      return reply.code(202).send({ jobId: job.id, memberId: req.params.id, state: await job.getState() });
+      const idempotencyKey = req.headers['idempotency-key'];
+      let job: Awaited<ReturnType<FleetJobs['enqueue']>>;
+      try {
+        job = await jobs.enqueue(req.params.id, req.body, idempotencyKey === undefined ? {} : { idempotencyKey });
+      } catch (err) {
+        if (err instanceof IdempotencyConflict) throw new HttpError(409, 'idempotency_conflict', err.message);
+        throw err;
+      }
+      return reply
+        .code(job.created ? 202 : 200)
+        .send({ jobId: job.id, memberId: req.params.id, state: await job.getState(), created: job.created });
     },
   );
 
