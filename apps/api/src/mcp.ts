@@ -1,8 +1,8 @@
-import type { FleetJobs, Registry } from '@fleet/registry';
+import { type FleetJobs, IdempotencyConflict, type Registry } from '@fleet/registry';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import { ZodError, z } from 'zod';
 import { fleetStatus } from './routes/fleet';
 import { jobView } from './views';
 
@@ -25,6 +25,12 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
         maxTurns: z.number().int().positive().optional(),
         wait: z.boolean().optional().describe('wait for the result (up to waitTimeoutS)'),
         waitTimeoutS: z.number().int().positive().max(3600).optional(),
+        idempotencyKey: z
+          .string()
+          .optional()
+          .describe(
+            'sent again with the same key (e.g. after a timeout), the call returns the job the first one made instead of running the prompt twice',
+          ),
       },
     },
     async (args) => {
@@ -36,8 +42,14 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
       if (args.resume !== undefined) req.resume = args.resume;
       if (args.model !== undefined) req.model = args.model;
       if (args.maxTurns !== undefined) req.maxTurns = args.maxTurns;
-      const job = await jobs.enqueue(m.id, req);
-      if (!args.wait) return text({ jobId: job.id, memberId: m.id, state: await job.getState() });
+      let job: Awaited<ReturnType<typeof jobs.enqueue>>;
+      try {
+        job = await jobs.enqueue(m.id, req, args.idempotencyKey === undefined ? {} : { idempotencyKey: args.idempotencyKey });
+      } catch (err) {
+        if (err instanceof IdempotencyConflict || err instanceof ZodError) return fail((err as Error).message);
+        throw err;
+      }
+      if (!args.wait) return text({ jobId: job.id, memberId: m.id, state: await job.getState(), created: job.created });
       const deadline = Date.now() + (args.waitTimeoutS ?? 600) * 1000;
       for (;;) {
         const j = await jobs.getJob(job.id ?? '');

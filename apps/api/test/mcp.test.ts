@@ -38,8 +38,14 @@ describe('MCP endpoint (official SDK client, streamable HTTP)', () => {
     );
     expect(done).toMatchObject({ state: 'completed', result: 'done: 2 lines', memberId: m.id });
 
-    const queued = parse(await client.callTool({ name: 'execute_prompt', arguments: { member: m.id, prompt: '@sleep 60' } }));
+    const call = { name: 'execute_prompt', arguments: { member: m.id, prompt: '@sleep 60', idempotencyKey: 'mcp-call-1' } };
+    const queued = parse(await client.callTool(call));
     expect(queued.jobId).toMatch(/^m[0-9a-f]{12}\./);
+    expect(queued.created).toBe(true);
+    // The same call again (its answer lost): the same job, not a second agent.
+    expect(parse(await client.callTool(call))).toMatchObject({ jobId: queued.jobId, created: false });
+    const clash = await client.callTool({ name: 'execute_prompt', arguments: { ...call.arguments, prompt: '@lines 1' } });
+    expect(clash.isError).toBe(true);
     await waitFor(() => m.state.live().length === 1, { what: 'agent' });
     const status = parse(await client.callTool({ name: 'fleet_status', arguments: {} }));
     expect(status.members).toEqual(
