@@ -176,10 +176,6 @@ export class FleetJobs {
     const attempts = req.resume ? Math.max(2, req.attempts) : req.attempts;
     const jobId = key === undefined ? newJobId(memberId) : idempotentJobId(memberId, key);
     const q = await this.ensureQueue(memberId);
-    if (key !== undefined) {
-      const existing = await q.getJob(jobId);
-      if (existing) return Object.assign(sameRequest(existing, data, attempts), { created: false });
-    }
     const jobOpts: JobsOptions = {
       jobId,
       attempts,
@@ -190,13 +186,13 @@ export class FleetJobs {
     };
     if (key !== undefined) data.requestId = randomUUID();
     const job = await q.add('execute_prompt', data, jobOpts);
-    await this.redis.publish(this.keys.jobsChannel(), memberId);
     if (key !== undefined) {
-      // Two requests with one key at once: BullMQ adds the first and ignores the second (same id);
-      // what Redis holds is the answer for both.
+      // BullMQ ignores an add whose job id exists (a request sent again, or two at once): what Redis
+      // holds is the answer, and a job made by another request must be the same request.
       const stored = await q.getJob(jobId);
       if (stored && stored.data.requestId !== data.requestId) return Object.assign(sameRequest(stored, data, attempts), { created: false });
     }
+    await this.redis.publish(this.keys.jobsChannel(), memberId);
     return Object.assign(job, { created: true });
   }
 
