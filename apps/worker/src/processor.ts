@@ -132,10 +132,16 @@ export function makeProcessor(deps: ProcessorDeps) {
      * adoption, failed healthy runs as `killed`). Another job or attempt holding the fence, or our
      * record gone, means we can no longer vouch for the member (kill). A Redis error anywhere here
      * decides nothing: the check runs again at the next tick (an error must neither kill a healthy
-     * run nor, unhandled, the worker).
+     * run nor, unhandled, the worker). Each renewal also reads the job's cancel mark: a cancel whose
+     * message was lost still stops the run within a third of the TTL.
      */
     const checkFence = async () => {
-      if (await registry.renewFence(memberId, fence, cfg.fenceTtlMs)) return;
+      const renewed = await registry.renewFence(memberId, jobId, fence, cfg.fenceTtlMs);
+      if (renewed.held) {
+        // The cancel message may have been lost (or came before this attempt registered): the mark was not.
+        if (renewed.cancelled) abort('cancelled');
+        return;
+      }
       const run = await registry.getRun(memberId);
       if (run && run.token !== fence) return abort('detach');
       if (!run) return abort('fence_lost');
@@ -188,7 +194,9 @@ export function makeProcessor(deps: ProcessorDeps) {
 
     /** Nothing of this attempt runs yet: without the fence it must leave the member as it is. */
     const holdFence = async (what: string) => {
-      if (!(await registry.renewFence(memberId, fence, cfg.fenceTtlMs))) throw new YieldMember(`lost the member's fence ${what}`);
+      const renewed = await registry.renewFence(memberId, jobId, fence, cfg.fenceTtlMs);
+      if (renewed.cancelled) throw unrecoverable('cancelled', 'cancelled before it started');
+      if (!renewed.held) throw new YieldMember(`lost the member's fence ${what}`);
     };
 
     /**

@@ -420,6 +420,25 @@ describe('worker lifecycle', () => {
     await w.stop();
   });
 
+  it('a cancel whose message was lost (only its mark is in Redis) still stops the run at the next fence renewal', async () => {
+    const { member, state, w, job, rec, pid } = await runningJob('cancel-mark', '@lines 1\n@sleep 30\n@lines 1');
+    // What the API's cancel writes, without the pub/sub message (lost: a subscriber reconnecting, or a
+    // message that arrived before the attempt registered itself).
+    await fleet.redis.set(fleet.registry.keys.cancelled(job.id ?? ''), String(Date.now()));
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(await done.getState()).toBe('failed');
+    expect(done.failedReason).toContain('cancelled');
+    expect(aborted(w)?.msg).toBe('aborting run: cancelled');
+    expect(
+      w.logs.some((l) => l.msg === 'cancel requested'),
+      'no cancel message was sent',
+    ).toBe(false);
+    expect(isAlive(pid, rec.startTime)).toBe(false);
+    expect(await fleet.registry.getRun(member.id)).toBeUndefined();
+    expect(state.started()).toBe(1);
+    await w.stop();
+  });
+
   it("another job's finished run left on the member is kept for that job: its attempt takes the result, the agent runs once", async () => {
     const { member, state } = await fleet.addLocalMember('parked');
     const other = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });

@@ -201,8 +201,18 @@ export class Registry {
     if (ok !== 1) throw new FenceHeldError(holder, pttl);
   }
 
-  async renewFence(memberId: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await script(this.redis, 'renewFence')(this.keys.fence(memberId), token, ttlMs)) === 1;
+  /**
+   * Extends the fence if `token` still holds it, and reads the job's cancel mark in the same round
+   * trip (the cancel message can be lost; an attempt learns of its cancel at its next renewal).
+   */
+  async renewFence(memberId: string, jobId: string, token: string, ttlMs: number): Promise<{ held: boolean; cancelled: boolean }> {
+    const [held, cancelled] = (await script(this.redis, 'renewFence')(
+      this.keys.fence(memberId),
+      this.keys.cancelled(jobId),
+      token,
+      ttlMs,
+    )) as [number, number];
+    return { held: held === 1, cancelled: cancelled === 1 };
   }
 
   async releaseFence(memberId: string, token: string): Promise<boolean> {

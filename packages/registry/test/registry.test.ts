@@ -91,10 +91,15 @@ describe('fence and run record transitions', () => {
     expect((err as FenceHeldError).pttl).toBeGreaterThan(4_000);
   });
 
-  it('renewFence / releaseFence only for the holder', async () => {
-    expect(await reg.renewFence(member, B, 5_000)).toBe(false);
-    expect(await reg.renewFence(member, A, 9_000)).toBe(true);
+  it("renewFence / releaseFence only for the holder; a renewal reads the job's cancel mark", async () => {
+    expect(await reg.renewFence(member, 'job1', B, 5_000)).toEqual({ held: false, cancelled: false });
+    expect(await reg.renewFence(member, 'job1', A, 9_000)).toEqual({ held: true, cancelled: false });
     expect(await redis.pttl(`${prefix}:member:${member}:fence`)).toBeGreaterThan(8_000);
+    await redis.set(`${prefix}:job:job1:cancelled`, '1');
+    expect(await reg.renewFence(member, 'job1', A, 9_000)).toEqual({ held: true, cancelled: true });
+    expect(await reg.renewFence(member, 'job1', B, 9_000)).toEqual({ held: false, cancelled: true });
+    expect(await reg.renewFence(member, 'job2', A, 9_000)).toEqual({ held: true, cancelled: false });
+    await redis.del(`${prefix}:job:job1:cancelled`);
     expect(await reg.releaseFence(member, B)).toBe(false);
     expect(await reg.fenceHolder(member)).toBe(A);
   });

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 const SCRIPTS = {
   beginAttempt: 8,
   acquireFence: 1,
-  renewFence: 1,
+  renewFence: 2,
   releaseFence: 1,
   writeRun: 2,
   updateRun: 1,
