@@ -61,6 +61,10 @@ const NETNS = Number(args.netns ?? (quick ? 2 : 3));
 const WORKERS = Number(args.workers ?? (quick ? 2 : 3));
 const MAX_MS = Number(args['max-minutes'] ?? (quick ? 6 : 40)) * 60_000;
 /** Submissions are spread over this window so that faults land on running jobs. */
+/** Draining ends when no job has ended for this long (what is still open then is lost)... */
+const DRAIN_STALL_MS = 90_000;
+/** ...or this long after the run's own budget, whichever comes first. */
+const DRAIN_EXTRA_MS = 180_000;
 const WINDOW_MS = Number(args['window-s'] ?? (quick ? 90 : 900)) * 1000;
 
 /** mulberry32: a small seeded PRNG, so a run can be replayed. */
@@ -363,7 +367,8 @@ async function main(): Promise<number> {
             prompt = '@auth';
           } else if (r < 0.82) {
             kind = 'stubborn';
-            prompt = `@ignore-term\n@spawn-tree 30\n@lines 2\n@sleep ${between(0.5, 2.5).toFixed(1)}\n@lines 1`;
+            // The agent waits for its tree (node keeps a child's handle): it runs as long as the tree.
+            prompt = `@ignore-term\n@spawn-tree ${Math.round(between(4, 10))}\n@lines 2\n@sleep ${between(0.5, 2.5).toFixed(1)}\n@lines 1`;
           } else if (r < 0.87) {
             kind = 'timeout';
             prompt = '@lines 1\n@sleep 20';
@@ -494,8 +499,12 @@ async function main(): Promise<number> {
 
     // --- drain -------------------------------------------------------------------------------
     const final = new Map<string, { state: string; category?: string; attempts?: number; message?: string }>();
-    const drainDeadline = Date.now() + Math.max(60_000, MAX_MS - (Date.now() - T0));
-    while (Date.now() < drainDeadline) {
+    // Queues drain at the pace of the machine: a slow one is given time as long as jobs keep ending.
+    // A job is lost when nothing has ended for DRAIN_STALL_MS (a hang), or at the hard deadline.
+    const drainDeadline = Date.now() + Math.max(60_000, MAX_MS - (Date.now() - T0)) + DRAIN_EXTRA_MS;
+    let lastEnd = Date.now();
+    while (Date.now() < drainDeadline && Date.now() - lastEnd < DRAIN_STALL_MS) {
+      const before = final.size;
       for (const j of submitted) {
         if (final.has(j.jobId)) continue;
         const r = await http('GET', `/v1/jobs/${j.jobId}`);
@@ -508,8 +517,13 @@ async function main(): Promise<number> {
         }
       }
       if (final.size === submitted.length) break;
+      if (final.size > before) lastEnd = Date.now();
       await sleep(1_000);
     }
+    if (final.size < submitted.length)
+      log(
+        `drain stopped with ${submitted.length - final.size} job(s) open: ${Date.now() - lastEnd >= DRAIN_STALL_MS ? `no job ended for ${DRAIN_STALL_MS / 1000} s` : 'hard deadline'}`,
+      );
     // Give the sweeper one period, then count what is still alive.
     await sleep(4_000);
     checker.stop();
@@ -541,6 +555,7 @@ async function main(): Promise<number> {
       const counts = await Promise.all(['wait', 'active', 'paused'].map((k) => client.llen(`${q}:${k}`)));
       const delayed = await client.zcard(`${q}:delayed`);
       const prioritized = await client.zcard(`${q}:prioritized`);
+      const runRec = await client.hgetall(registry.keys.run(id));
       const lostStates = await Promise.all(
         submitted
           .filter((j) => j.memberId === id && !final.has(j.jobId))
@@ -548,8 +563,13 @@ async function main(): Promise<number> {
           .map(async (j) => (await http('GET', `/v1/jobs/${j.jobId}`)).json),
       );
       log(
-        `stuck member ${m?.member.name} (${m?.kind}): run ${JSON.stringify(await client.hgetall(registry.keys.run(id)))} fence ${await client.get(registry.keys.fence(id))} pttl ${await client.pttl(registry.keys.fence(id))} wait/active/paused ${counts} delayed ${delayed} prioritized ${prioritized} global-concurrency ${await client.hget(`${q}:meta`, 'concurrency')} jobs ${JSON.stringify(lostStates).slice(0, 600)}`,
+        `stuck member ${m?.member.name} (${m?.kind}): run ${JSON.stringify(runRec)} fence ${await client.get(registry.keys.fence(id))} pttl ${await client.pttl(registry.keys.fence(id))} wait/active/paused ${counts} delayed ${delayed} prioritized ${prioritized} global-concurrency ${await client.hget(`${q}:meta`, 'concurrency')} jobs ${JSON.stringify(lostStates).slice(0, 600)}`,
       );
+      // What the stuck jobs' workers last said, and what is on the member (the CI keeps only stdout).
+      for (const j of submitted.filter((x) => x.memberId === id && !final.has(x.jobId)).slice(0, 3)) {
+        log(`worker log of ${j.jobId}:\n${jobLogLines(join(tmp.path, 'logs'), j.jobId, 25).join('\n')}`);
+      }
+      if (runRec.runDir) log(`member side of ${runRec.runDir}:\n${runDirEvidence(runRec.runDir, Number(runRec.pid)).join('\n')}`);
     }
 
     // --- report ------------------------------------------------------------------------------
@@ -687,4 +707,56 @@ function countLogEvents(dir: string, messages: Record<string, string>): Record<s
     }
   }
   return counts;
+}
+
+/** The last `n` log lines (of every process) that name `jobId`, shortened to what tells the story. */
+function jobLogLines(dir: string, jobId: string, n: number): string[] {
+  const hits: Array<{ time: number; text: string }> = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir);
+  } catch {}
+  for (const f of files) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      if (!line.includes(jobId)) continue;
+      try {
+        const { time, msg, level, pid: _p, hostname: _h, jobId: _j, memberId: _m, ...rest } = JSON.parse(line) as Record<string, unknown>;
+        hits.push({
+          time: Number(time),
+          text: `${new Date(Number(time)).toISOString().slice(11, 23)} ${f} ${level} ${String(msg)} ${JSON.stringify(rest)}`,
+        });
+      } catch {
+        hits.push({ time: 0, text: `${f} ${line.slice(0, 300)}` });
+      }
+    }
+  }
+  return hits
+    .sort((a, b) => a.time - b.time)
+    .slice(-n)
+    .map((h) => `  ${h.text.slice(0, 400)}`);
+}
+
+/** The run directory's files and every live process of the run's session or naming its directory. */
+function runDirEvidence(runDir: string, sid: number): string[] {
+  const out: string[] = [];
+  try {
+    for (const f of readdirSync(runDir)) {
+      const p = join(runDir, f);
+      const body = readFileSync(p);
+      out.push(`  ${f}: ${body.length} bytes${f === 'pid' || f === 'exit' ? ` ${JSON.stringify(body.toString())}` : ''}`);
+    }
+  } catch (err) {
+    out.push(`  run dir: ${(err as Error).message}`);
+  }
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ');
+      if (Number(f[3]) === sid || cmd.includes(runDir))
+        out.push(`  process ${d} state ${f[0]} ppid ${f[1]} sid ${f[3]}: ${cmd.slice(0, 200)}`);
+    } catch {}
+  }
+  return out;
 }
