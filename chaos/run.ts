@@ -709,14 +709,14 @@ function countLogEvents(dir: string, messages: Record<string, string>): Record<s
   return counts;
 }
 
-/** The last `n` log lines (of every process) that name `jobId`, shortened to what tells the story. */
+/** The last `n` worker log lines that name `jobId`, shortened to what tells the story. */
 function jobLogLines(dir: string, jobId: string, n: number): string[] {
   const hits: Array<{ time: number; text: string }> = [];
   let files: string[] = [];
   try {
     files = readdirSync(dir);
   } catch {}
-  for (const f of files) {
+  for (const f of files.filter((x) => x.startsWith('worker-'))) {
     for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
       if (!line.includes(jobId)) continue;
       try {
@@ -753,7 +753,7 @@ function runDirEvidence(runDir: string, sid: number): string[] {
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ');
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').replace(/\s+/g, ' ');
       if (Number(f[3]) === sid || cmd.includes(runDir))
         out.push(`  process ${d} state ${f[0]} ppid ${f[1]} sid ${f[3]}: ${cmd.slice(0, 200)}`);
     } catch {}
