@@ -10,7 +10,7 @@ describe('chaos (quick, seeded)', () => {
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const c = spawn(
         process.execPath,
-        ['--import', 'tsx', 'chaos/run.ts', '--quick', '--seed', '11', '--jobs', '200', '--window-s', '60'],
+        ['--import', 'tsx', 'chaos/run.ts', '--quick', '--seed', '11', '--jobs', '200', '--window-s', '90'],
         { cwd: ROOT },
       );
       let stdout = '';
