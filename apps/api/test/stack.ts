@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { AgentState, deleteKeys, FAKE_AGENT, tempDir } from '@fleet/testkit';
 import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
+import { Writable } from 'node:stream';
 import { type Api, buildApi } from '../src/app';
 import { loadApiConfig } from '../src/config';
 
@@ -44,7 +45,19 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     FLEET_LOG_LEVEL: 'silent',
     ...env,
   };
-  const log = createLogger('silent');
+  // The worker's and API's log, kept in memory: a job that does not finish shows what they said about it.
+  const logLines: string[] = [];
+  const log = createLogger(
+    'info',
+    {},
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logLines.push(...chunk.toString().split('\n').filter(Boolean));
+        if (logLines.length > 20_000) logLines.splice(0, logLines.length - 10_000);
+        cb();
+      },
+    }),
+  );
   const worker = new FleetWorker(loadConfig(e), log);
   await worker.start();
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
@@ -101,7 +114,10 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
           const counts = memberId ? await api.jobs.queue(memberId).getJobCounts() : {};
           const run = memberId ? await redis.hgetall(`${prefix}:member:${memberId}:run`) : {};
           throw new Error(
-            `job ${jobId} did not finish: ${r.text}; queue ${JSON.stringify(counts)}; run ${JSON.stringify(run)}; workers open ${worker.servingCount}`,
+            `job ${jobId} did not finish: ${r.text}; queue ${JSON.stringify(counts)}; run ${JSON.stringify(run)}; workers open ${worker.servingCount}; log:\n${logLines
+              .filter((l) => l.includes(jobId))
+              .slice(-30)
+              .join('\n')}`,
           );
         }
         await new Promise((res) => setTimeout(res, 50));
