@@ -60,11 +60,11 @@ const SSH = Number(args.ssh ?? 6);
 const NETNS = Number(args.netns ?? (quick ? 2 : 3));
 const WORKERS = Number(args.workers ?? (quick ? 2 : 3));
 const MAX_MS = Number(args['max-minutes'] ?? (quick ? 6 : 40)) * 60_000;
-/** Submissions are spread over this window so that faults land on running jobs. */
 /** Draining ends when no job has ended for this long (what is still open then is lost)... */
 const DRAIN_STALL_MS = 90_000;
 /** ...or this long after the run's own budget, whichever comes first. */
 const DRAIN_EXTRA_MS = 180_000;
+/** Submissions are spread over this window so that faults land on running jobs. */
 const WINDOW_MS = Number(args['window-s'] ?? (quick ? 90 : 900)) * 1000;
 
 /** mulberry32: a small seeded PRNG, so a run can be replayed. */
