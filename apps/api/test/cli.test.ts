@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { type IncomingMessage, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './stack';
@@ -12,9 +14,9 @@ afterAll(async () => {
   await s.close();
 });
 
-function fleet(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+function fleet(args: string[], apiUrl = s.url): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, [FLEET, ...args], { env: { ...process.env, FLEET_URL: s.url, FLEET_API_TOKEN: s.token } });
+    const c = spawn(process.execPath, [FLEET, ...args], { env: { ...process.env, FLEET_URL: apiUrl, FLEET_API_TOKEN: s.token } });
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
@@ -45,5 +47,43 @@ describe('fleet CLI', () => {
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('no member no-such-member');
     expect((await fleet(['members', 'rm', 'cli-box'])).code).toBe(0);
+  });
+
+  it('run: a submit whose answer is lost is sent again with the same Idempotency-Key: one job, one agent start', async () => {
+    const m = await s.fakeMember('cli-lost-answer');
+    // A proxy in front of the API that lets the first submit through and then breaks the connection
+    // instead of passing the answer on (as an API restart or a network cut would).
+    const keys: string[] = [];
+    let dropped = 0;
+    const proxy = createServer((req: IncomingMessage, res) => {
+      const submit = req.method === 'POST' && req.url?.endsWith('/prompts');
+      if (submit) keys.push(String(req.headers['idempotency-key']));
+      const up = request(`${s.url}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        if (submit && dropped++ === 0) {
+          answer.resume();
+          answer.on('end', () => req.socket.destroy());
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const r = await fleet(['run', m.id, '@lines 2'], `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toMatch(/sending again \(1\)/);
+      expect(r.err).toMatch(/✓ completed/);
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^cli-[0-9a-f-]{36}$/);
+      expect(keys[1]).toBe(keys[0]);
+      const counts = await s.api.jobs.queue(m.id).getJobCounts();
+      expect(counts.completed + counts.failed + counts.active + counts.waiting + counts.delayed).toBe(1);
+      expect(m.state.started()).toBe(1);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,20 +23,38 @@ function token(): string {
 }
 
 class CliError extends Error {}
+/** No answer: the API was not reached, or the connection broke before its answer (it may have acted). */
+class NoAnswer extends CliError {}
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
   let res: Response;
+  let text: string;
   try {
     res = await fetch(`${url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token()}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { authorization: `Bearer ${token()}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
+    text = await res.text();
   } catch (err) {
-    throw new CliError(`cannot reach ${url}: ${(err as Error).message} (is \`fleet up\` running? set FLEET_URL)`);
+    if (err instanceof CliError) throw err;
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    throw new NoAnswer(
+      `cannot reach ${url}: ${(err as Error).message}${cause ? ` (${cause})` : ''} (is \`fleet up\` running? set FLEET_URL)`,
+    );
   }
-  const text = await res.text();
-  const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  if (res.status === 502 || res.status === 503 || res.status === 504) throw new NoAnswer(`${res.status} from ${url}`);
+  let json: Record<string, unknown>;
+  try {
+    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    throw new CliError(`${res.status} from ${url}, not JSON: ${text.slice(0, 200)}`);
+  }
   if (res.status >= 400) {
     const issues = Array.isArray(json.issues)
       ? `\n${(json.issues as Array<{ path: string; message: string }>).map((i) => `  ${i.path}: ${i.message}`).join('\n')}`
@@ -51,6 +70,25 @@ async function resolveMember(ref: string): Promise<string> {
   const m = members.find((x) => x.id === ref) ?? members.find((x) => x.name === ref);
   if (!m) throw new CliError(`no member ${ref} (fleet members list)`);
   return m.id;
+}
+
+/**
+ * POST the prompt, sent again (with the same Idempotency-Key) while there is no answer: an API that
+ * restarts, or a connection that breaks after the job was made. The key makes a second send return
+ * the first one's job, never a second job with the same prompt.
+ */
+async function submit(memberId: string, body: Record<string, unknown>): Promise<{ status: number; json: Record<string, unknown> }> {
+  const key = `cli-${randomUUID()}`;
+  const deadline = Date.now() + 30_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await api('POST', `/v1/members/${memberId}/prompts`, body, { 'idempotency-key': key });
+    } catch (err) {
+      if (!(err instanceof NoAnswer) || Date.now() >= deadline) throw err;
+      process.stderr.write(`${err.message}; sending again (${attempt})\n`);
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** (attempt - 1), 4_000)));
+    }
+  }
 }
 
 const SPIN = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -75,7 +113,7 @@ async function run(args: string[]): Promise<number> {
   if (values.model) body.model = values.model;
   if (values['max-turns']) body.maxTurns = Number(values['max-turns']);
   if (values.timeout) body.totalTimeoutS = Number(values.timeout);
-  const { json } = await api('POST', `/v1/members/${id}/prompts`, body);
+  const { json } = await submit(id, body);
   const jobId = String(json.jobId);
   process.stderr.write(`job ${jobId}\n`);
   const tty = process.stderr.isTTY;
