@@ -8,7 +8,11 @@ import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 
 /** An in-process worker (+ optional API) on the machine's Redis under a unique prefix. */
-export async function benchStack(opts: { api?: boolean; env?: Record<string, string>; workRoot?: string } = {}) {
+/**
+ * `workRoot`: where the members' work folders go (a temp dir by default). `keepWork`: leave them there
+ * at close (the caller removes the root later: see bench/orchestration.ts).
+ */
+export async function benchStack(opts: { api?: boolean; env?: Record<string, string>; workRoot?: string; keepWork?: boolean } = {}) {
   const prefix = `fleet-bench-${randomBytes(3).toString('hex')}`;
   const redisUrl = process.env.FLEET_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const env = {
@@ -66,7 +70,7 @@ export async function benchStack(opts: { api?: boolean; env?: Record<string, str
       await sshd?.stop();
       await deleteKeys(redis, prefix);
       redis.disconnect();
-      tmp.remove();
+      if (!opts.keepWork) tmp.remove();
     },
   };
 }
