@@ -79,7 +79,10 @@ describe('fleet CLI', () => {
       expect(keys[0]).toMatch(/^cli-[0-9a-f-]{36}$/);
       expect(keys[1]).toBe(keys[0]);
       const counts = await s.api.jobs.queue(m.id).getJobCounts();
-      expect(Object.values(counts).reduce((a, b) => a + b, 0), JSON.stringify(counts)).toBe(1);
+      expect(
+        Object.values(counts).reduce((a, b) => a + b, 0),
+        JSON.stringify(counts),
+      ).toBe(1);
       expect(counts.completed).toBe(1);
       expect(m.state.started()).toBe(1);
     } finally {
