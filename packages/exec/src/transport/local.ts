@@ -21,15 +21,19 @@ export class LocalTransport implements Transport {
   readonly os: OsCommands;
   private spawner: LocalSpawner | undefined;
   private readonly cgroups: boolean;
+  private readonly commandTimeoutMs: number;
 
   /**
    * `cgroups`: give each run a cgroup where this process can create one (default: unless
    * FLEET_CGROUP=off). A fast path for the end-of-run check and a wider net for kills; without it
-   * every guarantee holds through /proc alone.
+   * every guarantee holds through /proc alone. `commandTimeoutMs`: the bound of a control command
+   * that is given none (30 s, as over SSH): a read that blocks (a work folder on a hung network
+   * file system, a FIFO where a file should be) must not hold an attempt for good.
    */
-  constructor(os: OsCommands = getOsCommands('linux'), opts: { cgroups?: boolean } = {}) {
+  constructor(os: OsCommands = getOsCommands('linux'), opts: { cgroups?: boolean; commandTimeoutMs?: number } = {}) {
     this.os = os;
     this.cgroups = opts.cgroups ?? process.env.FLEET_CGROUP !== 'off';
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 30_000;
   }
 
   /** The run's cgroup path, if runs get cgroups here. */
@@ -40,25 +44,23 @@ export class LocalTransport implements Transport {
   }
 
   exec(script: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    const timeoutMs = opts.timeoutMs ?? this.commandTimeoutMs;
     return new Promise((resolve, reject) => {
       const [cmd, ...args] = this.os.shellArgv;
       const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       const chunks: Buffer[] = [];
       child.stdout.on('data', (c: Buffer) => chunks.push(c));
       child.stderr.on('data', (c: Buffer) => chunks.push(c));
-      const timer =
-        opts.timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => {
-              killGroup(child);
-              reject(new TransportError('timeout', `local command timed out after ${opts.timeoutMs} ms`));
-            }, opts.timeoutMs);
+      const timer = setTimeout(() => {
+        killGroup(child);
+        reject(new TransportError('timeout', `local command timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
       child.on('error', (err) => {
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer);
         reject(new TransportError('unreachable', `cannot start ${cmd}: ${err.message}`));
       });
       child.on('close', (code) => {
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer);
         resolve({ output: Buffer.concat(chunks).toString('utf8'), code });
       });
       child.stdin.on('error', () => {});
