@@ -492,6 +492,37 @@ describe('worker lifecycle', () => {
     await w.stop();
   });
 
+  it('a job cancelled while its attempt looks at the run left on the member fails as cancelled before it spawns anything', async () => {
+    const { member, state } = await fleet.addLocalMember('cancel-leftover');
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1', attempts: 3 });
+    const owner = await fleet.jobs.enqueue(member.id, { prompt: '@lines 2' });
+    // `owner`'s attempt 1 ran on a worker that died and its run finished; `job` is delivered first, and
+    // its look at that run (a read of the run's pid file) is held on a FIFO until `job` is cancelled.
+    const run = await finishedRun(member, owner.id ?? '', '@lines 2');
+    const pidFile = join(run.runDir, 'pid');
+    const content = readFileSync(pidFile);
+    rmSync(pidFile);
+    execFileSync('mkfifo', ['-m', '600', pidFile]);
+    writeFileSync(`${pidFile}.back`, content);
+    const w = await fleet.startWorker();
+    await waitFor(async () => (await fleet.registry.fenceHolder(member.id))?.startsWith(`${job.id}:1:`), {
+      what: 'attempt 1 to take the fence',
+    });
+    // What the API's cancel writes (its message can't reach an attempt that is not running yet).
+    await fleet.redis.set(fleet.registry.keys.cancelled(job.id ?? ''), String(Date.now()));
+    await writeFile(pidFile, content);
+    renameSync(`${pidFile}.back`, pidFile);
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(await done.getState()).toBe('failed');
+    expect(done.failedReason).toContain('cancelled before it started');
+    // The run it looked at is left for its owner, which takes its result; no agent was started.
+    const ownerDone = await fleet.waitJob(owner.id ?? '');
+    expect(await ownerDone.getState()).toBe('completed');
+    expect(ownerDone.returnvalue).toMatchObject({ result: 'done: 2 lines', pid: run.pid, attempts: 1 });
+    expect(state.started(), 'the cancelled job spawned its agent').toBe(1);
+    await w.stop();
+  });
+
   it('secrets never reach the logs, even on SSH errors', async () => {
     const { member } = await fleet.addSshMember(sshd, 'secretive');
     const w = await fleet.startWorker();
