@@ -91,6 +91,24 @@ async function finishedRun(member: Member, jobId: string, prompt: string): Promi
   return rec;
 }
 
+/**
+ * Makes a run's `pid` file a FIFO: whoever reads the run's record waits until `release()` hands it
+ * the record and puts the file back as it was.
+ */
+function holdRecord(runDir: string): { release(): Promise<void> } {
+  const pidFile = join(runDir, 'pid');
+  const content = readFileSync(pidFile);
+  rmSync(pidFile);
+  execFileSync('mkfifo', ['-m', '600', pidFile]);
+  writeFileSync(`${pidFile}.back`, content);
+  return {
+    async release() {
+      await writeFile(pidFile, content); // the held reader gets the record…
+      renameSync(`${pidFile}.back`, pidFile); // …and the run directory is as it was
+    },
+  };
+}
+
 let fleet: Fleet;
 let sshd: PrivateSshd;
 beforeAll(async () => {
@@ -470,18 +488,13 @@ describe('worker lifecycle', () => {
     const run = await finishedRun(member, job.id ?? '', '@lines 2');
     // The worker's look at that run (it reads the run's pid file) is held until the fence is gone, as
     // when Redis restarted meanwhile: the pid file is a FIFO until then.
-    const pidFile = join(run.runDir, 'pid');
-    const content = readFileSync(pidFile);
-    rmSync(pidFile);
-    execFileSync('mkfifo', ['-m', '600', pidFile]);
-    writeFileSync(`${pidFile}.back`, content);
+    const held = holdRecord(run.runDir);
     const w = await fleet.startWorker();
     await waitFor(async () => (await fleet.registry.fenceHolder(member.id))?.startsWith(`${job.id}:1:`), {
       what: 'attempt 1 to take the fence',
     });
     await fleet.redis.del(fleet.registry.keys.fence(member.id));
-    await writeFile(pidFile, content); // the held reader gets the record…
-    renameSync(`${pidFile}.back`, pidFile); // …and the run directory is as it was
+    await held.release();
     const done = await fleet.waitJob(job.id ?? '');
     expect(done.failedReason).toBeUndefined();
     expect(await done.getState()).toBe('completed');
@@ -499,19 +512,14 @@ describe('worker lifecycle', () => {
     // `owner`'s attempt 1 ran on a worker that died and its run finished; `job` is delivered first, and
     // its look at that run (a read of the run's pid file) is held on a FIFO until `job` is cancelled.
     const run = await finishedRun(member, owner.id ?? '', '@lines 2');
-    const pidFile = join(run.runDir, 'pid');
-    const content = readFileSync(pidFile);
-    rmSync(pidFile);
-    execFileSync('mkfifo', ['-m', '600', pidFile]);
-    writeFileSync(`${pidFile}.back`, content);
+    const held = holdRecord(run.runDir);
     const w = await fleet.startWorker();
     await waitFor(async () => (await fleet.registry.fenceHolder(member.id))?.startsWith(`${job.id}:1:`), {
       what: 'attempt 1 to take the fence',
     });
     // What the API's cancel writes (its message can't reach an attempt that is not running yet).
     await fleet.redis.set(fleet.registry.keys.cancelled(job.id ?? ''), String(Date.now()));
-    await writeFile(pidFile, content);
-    renameSync(`${pidFile}.back`, pidFile);
+    await held.release();
     const done = await fleet.waitJob(job.id ?? '');
     expect(await done.getState()).toBe('failed');
     expect(done.failedReason).toContain('cancelled before it started');
