@@ -7,10 +7,10 @@ import { deleteKeys, type PrivateSshd, startSshd, tempDir, sshMemberFields } fro
 import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 
-/** An in-process worker (+ optional API) on the machine's Redis under a unique prefix. */
 /**
- * `workRoot`: where the members' work folders go (a temp dir by default). `keepWork`: leave them there
- * at close (the caller removes the root later: see bench/orchestration.ts).
+ * An in-process worker (+ optional API) on the machine's Redis under a unique prefix. `workRoot`:
+ * where the members' work folders go (a temp dir by default). `keepWork`: leave them there at close
+ * (the caller removes the root later: see bench/orchestration.ts).
  */
 export async function benchStack(opts: { api?: boolean; env?: Record<string, string>; workRoot?: string; keepWork?: boolean } = {}) {
   const prefix = `fleet-bench-${randomBytes(3).toString('hex')}`;
