@@ -217,7 +217,7 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     expect(conflict.json.error).toBe('idempotency_conflict');
     expect((await s.http('POST', path, body, idem('has space'))).status).toBe(400);
     expect((await s.http('POST', path, body, idem('k'.repeat(201)))).status).toBe(400);
-    // Two keys sent at once for the first time: one job each, never a third.
+    // A new key sent twice at once (neither request made the job yet): one job, never two.
     const [a, b] = await Promise.all([s.http('POST', path, body, idem('burst-a')), s.http('POST', path, body, idem('burst-a'))]);
     expect(a.json.jobId).toBe(b.json.jobId);
     expect([a.json.created, b.json.created].filter(Boolean).length).toBe(1);
