@@ -93,7 +93,9 @@ describe.each<Kind>(['local', 'local-proc', 'ssh'])('runAgent over %s', (kind) =
     expect(again).toMatchObject({ kind: 'not_started', reason: 'rundir_used' });
     const runDir = m.transport.os.runDir(m.workFolder, id);
     expect(readFileSync(`${runDir}/prompt`, 'utf8')).toBe('echo first-run; exit 7\n');
-    expect(readFileSync(`${runDir}/pid`, 'utf8')).toMatch(/^\d+:[^:]+:\d+\n7\n$/);
+    // leader:boot:start, and for a local run (started by the spawn helper) its waiter's pid:start.
+    const record = kind === 'ssh' ? /^\d+:[^:]+:\d+\n7\n$/ : /^\d+:[^:]+:\d+:\d+:\d+\n7\n$/;
+    expect(readFileSync(`${runDir}/pid`, 'utf8')).toMatch(record);
   });
 
   it('delivers a hostile 1 MB prompt byte-exact through a file, never on a command line', async () => {

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { isAlive, procStat, tempDir, waitFor } from '@fleet/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getOsCommands } from '../src/os/index';
+import { parseExitRecord, parseRunRecord } from '../src/os/markers';
 import { RunFollower, newNonce } from '../src/run/follow';
 import { LocalTransport } from '../src/transport/local';
 import { spawnLocalRun } from '../src/transport/local-run';
-import { LocalSpawner, type SpawnResult } from '../src/transport/local-spawner';
+import { LocalSpawner, type RunSpec, type SpawnResult } from '../src/transport/local-spawner';
 
 /**
  * The local spawn helper: a small long-lived shell forks the supervisors, so this process never
@@ -37,6 +38,29 @@ describe('LocalSpawner (spawn helper)', () => {
     expect(existsSync(canary)).toBe(false);
   });
 
+  it('a run: the answer is its waiter, outside the run session and our process group; the record names the leader (a session leader) and the waiter, then the exit code', async () => {
+    const work = join(dir.path, 'w-run');
+    const runDir = join(work, '.fleet', 'runs', 'r1');
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(runDir, 'prompt'), 'sleep 0.3; exit 3\n');
+    const r = await spawner.startRun({ runDir, argv: ['sh'] }, work);
+    if (!('pid' in r)) throw new Error('not started');
+    const record = () => (existsSync(join(runDir, 'pid')) ? readFileSync(join(runDir, 'pid'), 'utf8') : '');
+    await waitFor(() => parseRunRecord(record(), runDir), { what: 'record' });
+    const rec = parseRunRecord(record(), runDir);
+    expect(rec?.waiter?.pid).toBe(r.pid);
+    const leader = rec?.handle.pid ?? 0;
+    expect(procStat(leader)).toMatchObject({ sid: leader, pgrp: leader, ppid: r.pid });
+    // The waiter survives a signal to our process group (and is not in the run's session).
+    const waiter = procStat(r.pid);
+    const me = procStat(process.pid);
+    expect(waiter?.pgrp).not.toBe(me?.pgrp);
+    expect(waiter?.sid).not.toBe(me?.sid);
+    expect(waiter?.sid).not.toBe(leader);
+    await waitFor(() => parseExitRecord(record()) === '3', { what: 'exit code' });
+    expect(isAlive(leader)).toBe(false);
+  });
+
   it('a missing work folder is reported, nothing is started', async () => {
     expect(await spawner.start(['sh', '-c', 'true'], join(dir.path, 'nope'))).toEqual({ error: 'workfolder_missing' });
   });
@@ -61,16 +85,15 @@ describe('LocalSpawner (spawn helper)', () => {
     ['after the supervisor wrote its record', true],
     ['before the supervisor wrote its record (a drop before the PID line)', false],
   ])('a start whose answer is lost %s is recovered from the run directory and followed to its own exit code', async (_what, late) => {
-    const os = getOsCommands('linux');
     const work = join(dir.path, `w3-${late}`);
     const runDir = join(work, '.fleet', 'runs', 'lost-answer-1');
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
     writeFileSync(join(runDir, 'prompt'), 'echo one; sleep 0.3; echo two; exit 4\n');
-    const argv = os.supervisorArgv?.({ runDir, argv: ['sh'] }) ?? [];
-    // The supervisor really starts, but the caller is told nothing came back.
+    const run = { runDir, argv: ['sh'] };
+    // The run really starts, but the caller is told nothing came back.
     const lossy = {
-      start: async (a: readonly string[], cwd: string): Promise<SpawnResult> => {
-        const started = spawner.start(a, cwd);
+      startRun: async (r: RunSpec, cwd: string): Promise<SpawnResult> => {
+        const started = spawner.startRun(r, cwd);
         if (late) await started;
         return { error: 'spawn_failed' };
       },
@@ -78,7 +101,7 @@ describe('LocalSpawner (spawn helper)', () => {
     const transport = new LocalTransport();
     const nonce = newNonce();
     const lines: string[] = [];
-    const channel = await spawnLocalRun({ argv, cwd: work, runDir, nonce, spawner: lossy });
+    const channel = await spawnLocalRun({ run, cwd: work, runDir, nonce, spawner: lossy });
     const out = await new RunFollower({ transport, runDir, hooks: { onLine: (l) => void lines.push(l) } }).follow({ channel, nonce });
     await transport.close();
     expect(out.kind).toBe('exited');

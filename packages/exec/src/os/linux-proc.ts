@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Waiter, parseExitRecord, parseRunRecord } from './markers';
 import { killRunCgroup, readRunCgroup, removeRunCgroup, waitRunCgroupEmpty } from './linux-cgroup';
 import { isDead, procStat, procTable } from './linux-proc-scan';
 
@@ -19,6 +21,35 @@ export function linuxAlive(pid: number, startTime: string): boolean {
   return st !== undefined && !isDead(st.state) && String(st.start) === startTime;
 }
 
+/**
+ * The waiter named by line 1 of runDir/pid (a run started by the local spawn helper), if any, and
+ * whether the exit code is recorded (the waiter has nothing left to do but exit).
+ */
+function runWaiter(runDir: string | undefined): { waiter?: Waiter; ended: boolean } {
+  if (!runDir) return { ended: false };
+  try {
+    const text = readFileSync(join(runDir, 'pid'), 'utf8');
+    return { waiter: parseRunRecord(text, runDir)?.waiter, ended: parseExitRecord(text) !== undefined };
+  } catch {
+    return { ended: false };
+  }
+}
+
+function killIfAlive(p: Waiter): void {
+  if (!linuxAlive(p.pid, p.startTime)) return;
+  try {
+    process.kill(p.pid, 'SIGKILL');
+  } catch {}
+}
+
+async function waitGone(p: Waiter, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; linuxAlive(p.pid, p.startTime); ) {
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return true;
+}
+
 export function linuxStartTime(pid: number): string | undefined {
   const st = procStat(pid);
   return st && String(st.start);
@@ -30,14 +61,17 @@ export function linuxStartTime(pid: number): string | undefined {
  * leader, its session and process group (members that started no earlier than it), and their
  * descendants; repeat until none is alive (zombies count as dead), bounded.
  *
+ * A local run's waiter (named by its record, see os/unix.ts) is killed first while the leader lives,
+ * or, if the leader has ended on its own, given up to 2 s to append the exit code.
+ *
  * With the run's cgroup (see linux-cgroup.ts), joined: an empty cgroup means nothing of the run is
- * left, which ends the common case (a run's end) without a pass over /proc; if only the leader is
- * still there (it has written its exit code and is exiting) we wait for it briefly. Otherwise the
- * cgroup is killed as a whole first (which also reaches what left the session), then the /proc
- * rounds run as always.
+ * left, which ends the common case (a run's end) without a pass over /proc; if only the exiting
+ * supervisor is still there, or the leader and its waiter after the exit code, we wait briefly.
+ * Otherwise the cgroup is killed as a whole first (which also reaches what left the session), then
+ * the /proc rounds run as always.
  */
 export async function linuxKillRun(
-  h: { pid: number; bootId: string; startTime: string },
+  h: { pid: number; bootId: string; startTime: string; runDir?: string },
   timeoutMs: number,
   cgroup?: string,
 ): Promise<{ result: 'killed' | 'already_gone' | 'identity_mismatch' | 'timeout'; count: number }> {
@@ -47,12 +81,24 @@ export async function linuxKillRun(
   const S = Number(h.startTime);
   const deadline = Date.now() + timeoutMs;
   let first = 0;
+  // A local run's waiter (see os/unix.ts): killed before a live leader, since after it it would record
+  // the kill's 137 as the agent's exit code; waited for if the leader has ended on its own (it is
+  // about to append the real one). It is no member of the run's session and is not counted.
+  const { waiter, ended } = runWaiter(h.runDir);
+  if (waiter && !ended) {
+    if (linuxAlive(h.pid, h.startTime)) killIfAlive(waiter);
+    else if (!(await waitGone(waiter, Math.min(2_000, timeoutMs)))) killIfAlive(waiter);
+  }
   // The run's cgroup counts only if the run joined it (see readRunCgroup).
   const cg = cgroup === undefined ? undefined : readRunCgroup(cgroup);
   const joined = cg ? cgroup : undefined;
   try {
     if (joined !== undefined && cg) {
-      const exiting = cg.pids.length === 1 && cg.pids[0] === h.pid;
+      // Exiting: a supervisor alone (its agent is gone), or a leader and its waiter after the exit
+      // code was written (a leader alone without it is an agent still running).
+      const exiting = waiter
+        ? ended && cg.pids.every((p) => p === h.pid || p === waiter.pid)
+        : cg.pids.length === 1 && cg.pids[0] === h.pid;
       if (cg.pids.length === 0 || (exiting && (await waitRunCgroupEmpty(joined, Math.min(50, timeoutMs))))) {
         return { result: 'already_gone', count: 0 };
       }

@@ -84,11 +84,25 @@ export function parseTriage(text: string, count: number): TriageResult[] {
 
 /** `pid:bootId:startTime`, as the supervisor writes it to runDir/pid. */
 export function parsePidFile(text: string, runDir: string): RunHandle | undefined {
+  return parseRunRecord(text, runDir)?.handle;
+}
+
+/** A local run's waiter: the process that appends the leader's exit code (see os/unix.ts). */
+export type Waiter = { pid: number; startTime: string };
+export type RunRecordLine = { handle: RunHandle; waiter?: Waiter };
+
+/**
+ * Line 1 of runDir/pid: `pid:bootId:startTime` (the run's leader), and for a run started by the local
+ * spawn helper also `:waiterPid:waiterStart` — the process outside the run's session that waits for
+ * the leader and appends its exit code (see os/unix.ts).
+ */
+export function parseRunRecord(text: string, runDir: string): RunRecordLine | undefined {
   // A complete line only: the supervisor writes it with one write(2), so a reader can see the file
   // empty, but a record without its newline is never taken (it could be cut short).
-  const m = /^(\d+):([^:\s]*):(\d+)\r?\n/.exec(text.replace(/^\s+/, ''));
+  const m = /^(\d+):([^:\s]*):(\d+)(?::(\d+):(\d+))?\r?\n/.exec(text.replace(/^\s+/, ''));
   if (!m) return undefined;
-  return { pid: Number(m[1]), bootId: m[2] ?? '', startTime: m[3] ?? '', runDir };
+  const handle = { pid: Number(m[1]), bootId: m[2] ?? '', startTime: m[3] ?? '', runDir };
+  return m[4] && m[5] ? { handle, waiter: { pid: Number(m[4]), startTime: m[5] } } : { handle };
 }
 
 /** What claimRunScript found: the run's own record, our claim (it never started), or undecided. */

@@ -54,6 +54,11 @@ export interface OsCommands {
    */
   readonly spawnHelperScript?: string;
   spawnRequest?(id: number, cwd: string, argv: readonly string[], cgroup?: string): string;
+  /**
+   * One request to the helper that starts a run without a supervisor exec: its answer is the PID of
+   * the run's waiter, the leader's is in the record (see os/unix.ts). Undefined where unsupported.
+   */
+  runRequest?(id: number, cwd: string, opts: Omit<WrapperOptions, 'nonce' | 'workFolder'>, cgroup?: string): string;
   reattachScript(opts: ReattachOptions): string;
   probeScript(handle: RunHandle): string;
   killScript(handle: RunHandle, opts: KillOptions): string;

@@ -37,6 +37,14 @@ fleet_boot() {
   FB=
   { read -r FB < /proc/sys/kernel/random/boot_id; } 2>/dev/null
 }
+fleet_waiter() {
+  WP=; WS=
+  fleet_l=
+  { read -r fleet_l < "$D/pid"; } 2>/dev/null || return 1
+  case $fleet_l in *:*:*:*:*) ;; *) return 1;; esac
+  WS=\${fleet_l##*:}; fleet_l=\${fleet_l%:*}; WP=\${fleet_l##*:}
+  fleet_alive "$WP" "$WS"
+}
 fleet_exit() {
   FX=
   { { read -r FX && read -r FX; } < "$D/pid"; } 2>/dev/null && return 0
@@ -64,11 +72,12 @@ printf 'FLEET_EXIT:%s:%s\\n' "$N" "$C"
 
 /**
  * On a reattach the supervisor is not our child: a watcher polls until the exit code is recorded or
- * the leader is dead (zombies included — PID 1 may take seconds to reap an orphan).
+ * the leader is dead (zombies included — PID 1 may take seconds to reap an orphan) and so is the
+ * run's waiter, if it has one (a local run's, which appends the exit code after the leader's end).
  */
 const WATCH = `
 fleet_watch() {
-  while ! fleet_exit && fleet_alive "$P" "$S"; do sleep ${POLL_S}; done
+  while ! fleet_exit && { fleet_alive "$P" "$S" || fleet_waiter; }; do sleep ${POLL_S}; done
 }
 fleet_watch </dev/null >/dev/null 2>&1 &
 W=$!
@@ -142,16 +151,27 @@ ${STREAM}`;
 }
 
 /**
- * The spawn helper: one small \`sh\` per worker process, reading requests on stdin. Forking this
- * shell costs a fraction of forking the worker (whose fork time grows with its memory, and blocks its
- * event loop). The background subshell is no process-group leader (no job control here), so
- * \`setsid\` calls setsid(2) and execs in place: \`$!\` is the supervisor's PID, known before it runs.
- * The helper reaps finished supervisors as it forks new ones; at most the last lingers as a zombie,
- * which every liveness check counts as dead. If the helper dies, running supervisors are unaffected
- * (their own sessions, stdio on /dev/null and files).
- * With a cgroup path (not `-`), the subshell first moves itself into it (a write of its own PID,
- * `0`, to `cgroup.procs`), so the supervisor and all it forks are members; a failed write is no
- * error: the cgroup then stays unjoined, which the caller detects (see os/linux-cgroup.ts).
+ * The spawn helper: one small \`sh\` per worker process, in its own session, reading requests on
+ * stdin. Forking this shell costs a fraction of forking the worker (whose fork time grows with its
+ * memory, and blocks its event loop). A background subshell is no process-group leader (no job
+ * control here), so \`setsid\` calls setsid(2) and execs in place. The helper reaps what it forked as
+ * it forks more; at most the last lingers as a zombie, which every liveness check counts as dead. If
+ * the helper dies, running runs are unaffected (stdio on /dev/null and files).
+ *
+ * \`fleet_start\` starts any command in a new session (\`$!\` is its PID). \`fleet_run\` starts a run
+ * with one exec less than the supervisor (SUPERVISOR, which SSH members and the direct fallback run):
+ * - the subshell W (the *waiter*) forks C and waits for it; when C ends, W appends its exit code to
+ *   the record, but only if line 1 names C (a run claimed as never started keeps \`abandoned\`);
+ * - C writes the record from its own \`/proc/self/stat\` (noclobber, as the supervisor does):
+ *   \`C:bootId:startTime:W:startTimeOfW\`, then execs \`setsid <agent>\`: the agent is the run's
+ *   leader, its session named after the PID the record holds.
+ * W is outside the run's session, so between the leader's end and the exit line the record's
+ * readers must wait for W (fleet_waiter in PRELUDE, CLASSIFY; parseRunRecord in-process), and a kill
+ * takes W before a live leader (or W would record the kill's 137 as the agent's exit code). The
+ * answer is W's PID; the leader's is in the record.
+ * With a cgroup path (not \`-\`), the subshell first moves itself into it (a write of its own PID,
+ * \`0\`, to \`cgroup.procs\`), so everything it forks is a member; a failed write is no error: the
+ * cgroup then stays unjoined, which the caller detects (see os/linux-cgroup.ts).
  */
 const SPAWN_HELPER = `command -v setsid >/dev/null 2>&1 || { echo "FLEET_HELPER:setsid_missing"; exit 0; }
 fleet_start() {
@@ -160,8 +180,38 @@ fleet_start() {
   ( [ "$g" = - ] || echo 0 > "$g/cgroup.procs"; cd "$c" && exec setsid "$@" ) </dev/null >/dev/null 2>&1 &
   echo "FLEET_SPAWNED:$i:$!"
 }
+fleet_f() { set -- \${1##*) }; shift 19; s=$1; }
+fleet_run() {
+  i=$1; c=$2; g=$3; d=$4; shift 4
+  if [ ! -d "$c" ]; then echo "FLEET_SPAWNED:$i:workfolder_missing"; return; fi
+  (
+    [ "$g" = - ] || echo 0 > "$g/cgroup.procs"
+    cd "$c" || exit 97
+    { read -r b < /proc/sys/kernel/random/boot_id; read -r l < /proc/self/stat; } 2>/dev/null
+    w=\${l%% *}; fleet_f "$l"; ws=$s
+    (
+      { read -r l < /proc/self/stat; } 2>/dev/null
+      fleet_f "$l"
+      set -C; echo "\${l%% *}:$b:$s:$w:$ws" > "$d/pid" || exit 96
+      exec setsid "$@" < "$d/prompt" > "$d/out" 2>&1
+    ) &
+    a=$!
+    wait $a; x=$?
+    l=
+    { read -r l < "$d/pid"; } 2>/dev/null
+    case $l in "$a:"*) echo "$x" >> "$d/pid";; esac
+  ) </dev/null >/dev/null 2>&1 &
+  echo "FLEET_SPAWNED:$i:$!"
+}
 echo "FLEET_HELPER:ready"
 `;
+
+function runRequest(id: number, cwd: string, opts: Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>, cgroup?: string): string {
+  if (!Number.isSafeInteger(id) || id < 0) throw new Error('invalid request id');
+  if (cgroup !== undefined && !cgroup.startsWith('/')) throw new Error('cgroup must be an absolute path');
+  const argv = agentCommand(opts);
+  return `fleet_run ${id} ${shQuote(cwd, 'workFolder')} ${shQuote(cgroup ?? '-', 'cgroup')} ${shQuote(opts.runDir, 'runDir')} ${argv.map((a) => shQuote(a, 'argument')).join(' ')}\n`;
+}
 
 function spawnRequest(id: number, cwd: string, argv: readonly string[], cgroup?: string): string {
   if (!Number.isSafeInteger(id) || id < 0) throw new Error('invalid request id');
@@ -179,7 +229,12 @@ S=${h.startTime}
 B=${shQuote(h.bootId, 'bootId')}`;
 }
 
-/** Classifies the recorded leader: alive | gone | rebooted | mismatch (PID reused by another process). */
+/**
+ * Classifies the recorded leader: alive | gone | rebooted | mismatch (PID reused by another process).
+ * A leader gone while the run's waiter (a local run's, see SPAWN_HELPER) has yet to append its exit
+ * code is waited for, up to 2 s, so that \`gone\` always comes with the exit code when there is one;
+ * a waiter still there after that (stopped, or starved) counts as the run alive.
+ */
 const CLASSIFY = `
 fleet_boot
 if [ "$FB" != "$B" ]; then ST=rebooted
@@ -188,6 +243,13 @@ elif fleet_stat "$P"; then
   else case $FS_STATE in Z|X|x) ST=gone;; *) ST=alive;; esac
   fi
 else ST=gone
+fi
+if [ "$ST" = gone ]; then
+  i=0
+  while ! fleet_exit && fleet_waiter; do
+    [ $i -ge 100 ] && { ST=alive; break; }
+    sleep 0.02; i=$((i + 1))
+  done
 fi
 `;
 
@@ -236,6 +298,9 @@ case $ST in
   rebooted) echo "FLEET_KILL:already_gone:0"; exit 0;;
   mismatch) echo "FLEET_KILL:identity_mismatch:0"; exit 0;;
 esac
+# A live leader's waiter goes first: killed after the leader, it would record the kill's 137 as the
+# agent's exit code (CLASSIFY has waited for one whose leader had already ended).
+fleet_waiter && ! fleet_exit && kill -KILL "$WP" 2>/dev/null
 fleet_targets() {
   T=" "; TAB=
   for f in /proc/[0-9]*/stat; do
@@ -366,6 +431,7 @@ if [ -e ${shQuote(`${runDir}/pid`)} ]; then echo FLEET_ERR:rundir_used; else ech
   supervisorArgv: (opts) => ['sh', '-c', SUPERVISOR, 'fleet-run', opts.runDir, ...agentCommand(opts)],
   spawnHelperScript: SPAWN_HELPER,
   spawnRequest,
+  runRequest,
   reattachScript,
   probeScript,
   killScript,

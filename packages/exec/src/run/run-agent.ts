@@ -65,7 +65,7 @@ export async function runAgent(o: RunAgentOptions): Promise<RunOutcome> {
   try {
     if (fast && os.supervisorArgv) {
       first = {
-        channel: await fast.spawnRun({ argv: os.supervisorArgv({ runDir, argv: o.argv, env: o.env }), cwd: o.workFolder, runDir, nonce }),
+        channel: await fast.spawnRun({ run: { runDir, argv: o.argv, env: o.env }, cwd: o.workFolder, runDir, nonce }),
         nonce,
       };
     } else {

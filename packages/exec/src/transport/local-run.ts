@@ -1,24 +1,26 @@
 import { type FSWatcher, closeSync, openSync, readFileSync, readSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { removeRunCgroup } from '../os/linux-cgroup';
-import { linuxAlive, linuxBootId, linuxStartTime } from '../os/linux-proc';
-import { parseExitRecord, parsePidFile } from '../os/markers';
-import type { LocalSpawner } from './local-spawner';
+import { linuxAlive, linuxStartTime } from '../os/linux-proc';
+import { parseExitRecord, parseRunRecord } from '../os/markers';
+import type { LocalSpawner, RunSpec } from './local-spawner';
 import type { ChannelEnd, StreamChannel } from './types';
 
 /**
- * The local fast path of a run: the supervisor is started in a new session by the LocalSpawner, so
- * its PID is known before it runs, and the wrapper's protocol is produced in-process — FLEET_PID,
- * FLEET_ID, the out file's bytes as they grow, then FLEET_EXIT with the exit file's code — instead
- * of by a shell pipeline (sh, setsid, tail, a watcher). Same files, same supervisor, same protocol:
- * RunFollower, adoption after a crash and kills are unchanged.
+ * The local fast path of a run: the LocalSpawner starts it in a new session (through the spawn
+ * helper's \`fleet_run\`, see os/unix.ts), and the wrapper's protocol is produced in-process —
+ * FLEET_PID and FLEET_ID from the record the run's first step writes, the out file's bytes as they
+ * grow, then FLEET_EXIT with the recorded exit code — instead of by a shell pipeline (sh, setsid,
+ * tail, a watcher). Same files, same protocol: RunFollower, adoption after a crash and kills are
+ * unchanged.
  *
- * The end is read from the run directory, not from a child's exit event (the supervisor is the
- * helper's child, not ours): the exit record complete, or the supervisor gone — each checked
- * *before* a last drain of the output, so every byte written before the end is delivered.
+ * The end is read from the run directory, not from a child's exit event (the run is the helper's,
+ * not ours): the exit record complete, or both the leader and its waiter gone (the leader ends
+ * before the waiter appends its exit code) — each checked *before* a last drain of the output, so
+ * every byte written before the end is delivered.
  */
 export async function spawnLocalRun(opts: {
-  argv: string[];
+  run: RunSpec;
   cwd: string;
   runDir: string;
   nonce: string;
@@ -82,15 +84,34 @@ export async function spawnLocalRun(opts: {
     watcher?.close();
   };
 
-  const started = await opts.spawner.start(opts.argv, opts.cwd, opts.cgroup);
-  let pid = 'pid' in started ? started.pid : undefined;
-  let start = pid === undefined ? undefined : linuxStartTime(pid);
-  if (start === undefined) {
-    // Already gone and reaped, or the answer was lost with the helper: the supervisor's own record.
-    const rec = parsePidFile(readOr(join(opts.runDir, 'pid')), opts.runDir);
-    if (rec) ({ pid, startTime: start } = rec);
+  const started = await opts.spawner.startRun(opts.run, opts.cwd, opts.cgroup);
+  // The answer names the process started (the helper's waiter, or the supervisor itself); the run's
+  // leader and its identity are in the record that the run's first step writes.
+  const spawned = 'pid' in started ? started.pid : undefined;
+  const spawnedStart = spawned === undefined ? undefined : linuxStartTime(spawned);
+  const recordPath = join(opts.runDir, 'pid');
+  let rec = parseRunRecord(readOr(recordPath), opts.runDir);
+  for (const deadline = Date.now() + 2_000; !rec && spawned !== undefined && Date.now() < deadline; ) {
+    const text = readOr(recordPath);
+    if (/^abandoned\r?\n/.test(text)) break;
+    rec = parseRunRecord(text, opts.runDir);
+    if (rec) break;
+    // Gone without a record: one last look (it may have written it just before).
+    if (spawnedStart === undefined || !linuxAlive(spawned, spawnedStart)) {
+      rec = parseRunRecord(readOr(recordPath), opts.runDir);
+      break;
+    }
+    await new Promise<void>((r) => {
+      poke = r;
+    });
   }
-  if (pid === undefined || start === undefined) {
+  if (/^abandoned\r?\n/.test(readOr(recordPath)) && !rec) {
+    stopWatching();
+    push('FLEET_ERR:abandoned\n');
+    finish(97);
+    return channel;
+  }
+  if (!rec) {
     stopWatching();
     // (a populated one stays: a start whose answer was lost is recovered from the run directory)
     if (opts.cgroup !== undefined) removeRunCgroup(opts.cgroup);
@@ -105,10 +126,12 @@ export async function spawnLocalRun(opts: {
     }
     return channel;
   }
+  const { pid, startTime: start } = rec.handle;
+  const waiter = rec.waiter;
   const leader = pid;
   const leaderStart = start;
   // One chunk: the follower sees PID and identity together and can persist both in one write.
-  push(`FLEET_PID:${leader}\nFLEET_ID:${linuxBootId()}:${leaderStart}\n`);
+  push(`FLEET_PID:${leader}\nFLEET_ID:${rec.handle.bootId}:${leaderStart}\n`);
 
   // Reads are synchronous (a local file in the page cache): no thread-pool hop per read, and nothing
   // can happen between a check and the drain that follows it.
@@ -134,7 +157,7 @@ export async function spawnLocalRun(opts: {
           // Nothing new: has the run ended? (checked before the last drain below; an exit code recorded
           // means the agent is gone, so is everything it wrote)
           const code = exitCode(opts.runDir);
-          if (code !== undefined || !linuxAlive(leader, leaderStart)) {
+          if (code !== undefined || !(linuxAlive(leader, leaderStart) || (waiter && linuxAlive(waiter.pid, waiter.startTime)))) {
             drain();
             push(`FLEET_EXIT:${opts.nonce}:${code ?? exitCode(opts.runDir) ?? 'none'}\n`);
             finish(0);

@@ -1,13 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { HELPER_LINE, SPAWNED_LINE } from '../os/markers';
-import type { OsCommands } from '../os/types';
+import type { OsCommands, WrapperOptions } from '../os/types';
 
-/** The outcome of one start request: the supervisor's PID, or why nothing was started. */
+/** What a run is: its directory and the agent's command. */
+export type RunSpec = Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>;
+
+/** The outcome of one start request: the PID of what was started, or why nothing was. */
 export type SpawnResult = { pid: number } | { error: 'workfolder_missing' | 'spawn_failed' };
 
 /**
- * Starts supervisors in their own sessions. Through the OS's spawn helper when it has one (a small
+ * Starts runs (and, for tests, any command) in their own sessions. Through the OS's spawn helper when it has one (a small
  * long-lived shell: the fork happens there, not in this process, whose fork blocks the event loop
  * for a time that grows with its memory); otherwise, or if the helper cannot be used, with a
  * detached child_process.spawn. A request whose answer is lost with the helper is `spawn_failed`
@@ -24,23 +27,40 @@ export class LocalSpawner {
 
   /** `cgroup`: an existing empty cgroup the supervisor starts in (helper only; see os/linux-cgroup.ts). */
   async start(argv: readonly string[], cwd: string, cgroup?: string): Promise<SpawnResult> {
-    if (this.os.spawnHelperScript && this.os.spawnRequest && !this.disabled && (await this.helperReady())) {
-      const h = this.helper;
-      if (h?.stdin?.writable) {
-        const id = ++this.seq;
-        const request = this.os.spawnRequest(id, cwd, argv, cgroup); // validates and quotes every field (may throw)
-        const answer = new Promise<SpawnResult>((resolve) => this.waiting.set(id, resolve));
-        (h.stdout as Socket | null)?.ref();
-        h.stdin.write(request);
-        return answer;
-      }
-    }
-    return spawnDirect(argv, cwd);
+    const viaHelper = await this.request((id) => this.os.spawnRequest?.(id, cwd, argv, cgroup));
+    return viaHelper ?? spawnDirect(argv, cwd);
+  }
+
+  /**
+   * Starts a run. Through the helper: its subshell waits for the agent and records its exit code, and
+   * its child writes the record and becomes the agent (see os/unix.ts); the answer is the waiter's
+   * PID, the leader is in the record. Without the helper: the supervisor, started directly.
+   */
+  async startRun(run: RunSpec, cwd: string, cgroup?: string): Promise<SpawnResult> {
+    const viaHelper = await this.request((id) => this.os.runRequest?.(id, cwd, run, cgroup));
+    if (viaHelper) return viaHelper;
+    if (!this.os.supervisorArgv) return { error: 'spawn_failed' };
+    return spawnDirect(this.os.supervisorArgv(run), cwd);
+  }
+
+  /** One request to the helper, if it can take one (`build` validates and quotes every field, may throw). */
+  private async request(build: (id: number) => string | undefined): Promise<SpawnResult | undefined> {
+    if (!this.os.spawnHelperScript || this.disabled || !(await this.helperReady())) return undefined;
+    const h = this.helper;
+    if (!h?.stdin?.writable) return undefined;
+    const id = ++this.seq;
+    const request = build(id);
+    if (request === undefined) return undefined;
+    const answer = new Promise<SpawnResult>((resolve) => this.waiting.set(id, resolve));
+    (h.stdout as Socket | null)?.ref();
+    h.stdin.write(request);
+    return answer;
   }
 
   private helperReady(): Promise<boolean> {
     if (this.ready) return this.ready;
-    const h = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    // Its own session: the runs' waiters are its children, and must outlive a signal to our group.
+    const h = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     this.helper = h;
     this.ready = new Promise<boolean>((resolve) => {
       let buf = '';

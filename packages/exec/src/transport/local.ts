@@ -9,7 +9,7 @@ import type { RunHandle } from '../identity';
 import { createRunCgroup, runCgroupBase, runCgroupPath } from '../os/linux-cgroup';
 import { linuxKillRun } from '../os/linux-proc';
 import { spawnLocalRun } from './local-run';
-import { LocalSpawner } from './local-spawner';
+import { LocalSpawner, type RunSpec } from './local-spawner';
 import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError } from './types';
 
 /**
@@ -137,7 +137,7 @@ export class LocalTransport implements Transport {
   }
 
   /** Fast path: start the supervisor (through the spawn helper) and produce the wrapper protocol in-process. */
-  spawnRun(opts: { argv: string[]; cwd: string; runDir: string; nonce: string }): Promise<StreamChannel> {
+  spawnRun(opts: { run: RunSpec; cwd: string; runDir: string; nonce: string }): Promise<StreamChannel> {
     this.spawner ??= new LocalSpawner(this.os);
     let cgroup = this.runCgroup(opts.runDir);
     if (cgroup !== undefined && !createRunCgroup(cgroup)) cgroup = undefined;
