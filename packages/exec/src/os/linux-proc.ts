@@ -66,7 +66,7 @@ export function linuxStartTime(pid: number): string | undefined {
  *
  * With the run's cgroup (see linux-cgroup.ts), joined: an empty cgroup means nothing of the run is
  * left, which ends the common case (a run's end) without a pass over /proc; if only the exiting
- * supervisor is still there, or the leader and its waiter after the exit code, we wait briefly.
+ * supervisor is still there, or the leader after its waiter wrote the exit code, we wait briefly.
  * Otherwise the cgroup is killed as a whole first (which also reaches what left the session), then
  * the /proc rounds run as always.
  */
@@ -94,11 +94,9 @@ export async function linuxKillRun(
   const joined = cg ? cgroup : undefined;
   try {
     if (joined !== undefined && cg) {
-      // Exiting: a supervisor alone (its agent is gone), or a leader and its waiter after the exit
-      // code was written (a leader alone without it is an agent still running).
-      const exiting = waiter
-        ? ended && cg.pids.every((p) => p === h.pid || p === waiter.pid)
-        : cg.pids.length === 1 && cg.pids[0] === h.pid;
+      // Exiting: a supervisor alone (its agent is gone), or a leader alone after its waiter wrote
+      // the exit code (without it, a leader alone is an agent still running). A waiter is no member.
+      const exiting = cg.pids.length === 1 && cg.pids[0] === h.pid && (waiter === undefined || ended);
       if (cg.pids.length === 0 || (exiting && (await waitRunCgroupEmpty(joined, Math.min(50, timeoutMs))))) {
         return { result: 'already_gone', count: 0 };
       }

@@ -169,9 +169,11 @@ ${STREAM}`;
  * readers must wait for W (fleet_waiter in PRELUDE, CLASSIFY; parseRunRecord in-process), and a kill
  * takes W before a live leader (or W would record the kill's 137 as the agent's exit code). The
  * answer is W's PID; the leader's is in the record.
- * With a cgroup path (not \`-\`), the subshell first moves itself into it (a write of its own PID,
- * \`0\`, to \`cgroup.procs\`), so everything it forks is a member; a failed write is no error: the
- * cgroup then stays unjoined, which the caller detects (see os/linux-cgroup.ts).
+ * With a cgroup path (not \`-\`), the process about to become the run first moves itself into it (a
+ * write of its own PID, \`0\`, to \`cgroup.procs\`), so everything it forks is a member; a failed
+ * write is no error: the cgroup then stays unjoined, which the caller detects (see
+ * os/linux-cgroup.ts). In \`fleet_run\` that is C, after its record: a migration waits for an RCU
+ * grace period (~10 ms on an idle machine, measured here), which must not hold back the PID.
  */
 const SPAWN_HELPER = `command -v setsid >/dev/null 2>&1 || { echo "FLEET_HELPER:setsid_missing"; exit 0; }
 fleet_start() {
@@ -185,14 +187,14 @@ fleet_run() {
   i=$1; c=$2; g=$3; d=$4; shift 4
   if [ ! -d "$c" ]; then echo "FLEET_SPAWNED:$i:workfolder_missing"; return; fi
   (
-    [ "$g" = - ] || echo 0 > "$g/cgroup.procs"
     cd "$c" || exit 97
     { read -r b < /proc/sys/kernel/random/boot_id; read -r l < /proc/self/stat; } 2>/dev/null
     w=\${l%% *}; fleet_f "$l"; ws=$s
     (
       { read -r l < /proc/self/stat; } 2>/dev/null
       fleet_f "$l"
-      set -C; echo "\${l%% *}:$b:$s:$w:$ws" > "$d/pid" || exit 96
+      set -C; echo "\${l%% *}:$b:$s:$w:$ws" > "$d/pid" || exit 96; set +C
+      [ "$g" = - ] || echo 0 > "$g/cgroup.procs"
       exec setsid "$@" < "$d/prompt" > "$d/out" 2>&1
     ) &
     a=$!
