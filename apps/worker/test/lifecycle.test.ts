@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalTransport, type RunOutcome, getProvider, runAgent } from '@fleet/exec';
@@ -93,7 +93,8 @@ async function finishedRun(member: Member, jobId: string, prompt: string): Promi
 
 /**
  * Makes a run's `pid` file a FIFO: whoever reads the run's record waits until `release()` hands it
- * the record and puts the file back as it was.
+ * the record and puts the file back as it was. A script that reads the record again (as the probe
+ * does) may open the FIFO again before the file is back: it is handed the record too.
  */
 function holdRecord(runDir: string): { release(): Promise<void> } {
   const pidFile = join(runDir, 'pid');
@@ -104,7 +105,17 @@ function holdRecord(runDir: string): { release(): Promise<void> } {
   return {
     async release() {
       await writeFile(pidFile, content); // the held reader gets the record…
+      renameSync(pidFile, `${pidFile}.held`);
       renameSync(`${pidFile}.back`, pidFile); // …and the run directory is as it was
+      // A reader that opened the FIFO again in between (no writer: ENXIO while none is there).
+      for (const end = Date.now() + 300; Date.now() < end; await new Promise((r) => setTimeout(r, 5))) {
+        try {
+          const fd = openSync(`${pidFile}.held`, constants.O_WRONLY | constants.O_NONBLOCK);
+          writeSync(fd, content);
+          closeSync(fd);
+        } catch {}
+      }
+      rmSync(`${pidFile}.held`);
     },
   };
 }

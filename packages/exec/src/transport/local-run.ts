@@ -106,7 +106,9 @@ export async function spawnLocalRun(opts: {
     });
   }
   if (/^abandoned\r?\n/.test(readOr(recordPath)) && !rec) {
+    // Claimed as never started (see claimRunScript): its first step stopped before the cgroup.
     stopWatching();
+    if (opts.cgroup !== undefined) removeRunCgroup(opts.cgroup);
     push('FLEET_ERR:abandoned\n');
     finish(97);
     return channel;

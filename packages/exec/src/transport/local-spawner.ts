@@ -10,11 +10,11 @@ export type RunSpec = Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>;
 export type SpawnResult = { pid: number } | { error: 'workfolder_missing' | 'spawn_failed' };
 
 /**
- * Starts runs (and, for tests, any command) in their own sessions. Through the OS's spawn helper when it has one (a small
- * long-lived shell: the fork happens there, not in this process, whose fork blocks the event loop
- * for a time that grows with its memory); otherwise, or if the helper cannot be used, with a
- * detached child_process.spawn. A request whose answer is lost with the helper is `spawn_failed`
- * only as far as we know: the caller recovers the truth from the run directory.
+ * Starts runs (and, for tests, any command) in their own sessions. Through the OS's spawn helper
+ * when it has one (a small long-lived shell: the fork happens there, not in this process, whose fork
+ * blocks the event loop for a time that grows with its memory); otherwise, or if the helper cannot
+ * be used, with a detached child_process.spawn. A request whose answer is lost with the helper is
+ * `spawn_failed` only as far as we know: the caller recovers the truth from the run directory.
  */
 export class LocalSpawner {
   private helper: ChildProcess | undefined;
