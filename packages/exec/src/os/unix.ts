@@ -208,18 +208,27 @@ fleet_run() {
 echo "FLEET_HELPER:ready"
 `;
 
-function runRequest(id: number, cwd: string, opts: Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>, cgroup?: string): string {
+/** One helper request line: `<fn> <id> <cwd> <cgroup|-> <args…>`, every field validated and quoted. */
+function helperRequest(fn: string, id: number, cwd: string, cgroup: string | undefined, args: readonly string[]): string {
   if (!Number.isSafeInteger(id) || id < 0) throw new Error('invalid request id');
   if (cgroup !== undefined && !cgroup.startsWith('/')) throw new Error('cgroup must be an absolute path');
-  const argv = agentCommand(opts);
-  return `fleet_run ${id} ${shQuote(cwd, 'workFolder')} ${shQuote(cgroup ?? '-', 'cgroup')} ${shQuote(opts.runDir, 'runDir')} ${argv.map((a) => shQuote(a, 'argument')).join(' ')}\n`;
+  return `${fn} ${id} ${shQuote(cwd, 'workFolder')} ${shQuote(cgroup ?? '-', 'cgroup')} ${args.join(' ')}\n`;
+}
+
+function runRequest(id: number, cwd: string, opts: Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>, cgroup?: string): string {
+  const argv = agentCommand(opts).map((a) => shQuote(a, 'argument'));
+  return helperRequest('fleet_run', id, cwd, cgroup, [shQuote(opts.runDir, 'runDir'), ...argv]);
 }
 
 function spawnRequest(id: number, cwd: string, argv: readonly string[], cgroup?: string): string {
-  if (!Number.isSafeInteger(id) || id < 0) throw new Error('invalid request id');
   if (argv.length === 0) throw new Error('empty argv');
-  if (cgroup !== undefined && !cgroup.startsWith('/')) throw new Error('cgroup must be an absolute path');
-  return `fleet_start ${id} ${shQuote(cwd, 'workFolder')} ${shQuote(cgroup ?? '-', 'cgroup')} ${argv.map((a) => shQuote(a, 'argument')).join(' ')}\n`;
+  return helperRequest(
+    'fleet_start',
+    id,
+    cwd,
+    cgroup,
+    argv.map((a) => shQuote(a, 'argument')),
+  );
 }
 
 function handleVars(h: RunHandle): string {

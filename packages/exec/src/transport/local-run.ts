@@ -90,22 +90,22 @@ export async function spawnLocalRun(opts: {
   const spawned = 'pid' in started ? started.pid : undefined;
   const spawnedStart = spawned === undefined ? undefined : linuxStartTime(spawned);
   const recordPath = join(opts.runDir, 'pid');
-  let rec = parseRunRecord(readOr(recordPath), opts.runDir);
-  for (const deadline = Date.now() + 2_000; !rec && spawned !== undefined && Date.now() < deadline; ) {
-    const text = readOr(recordPath);
-    if (/^abandoned\r?\n/.test(text)) break;
-    rec = parseRunRecord(text, opts.runDir);
-    if (rec) break;
+  const abandoned = /^abandoned\r?\n/;
+  let text = readOr(recordPath);
+  let rec = parseRunRecord(text, opts.runDir);
+  for (const deadline = Date.now() + 2_000; !rec && spawned !== undefined && !abandoned.test(text) && Date.now() < deadline; ) {
     // Gone without a record: one last look (it may have written it just before).
-    if (spawnedStart === undefined || !linuxAlive(spawned, spawnedStart)) {
-      rec = parseRunRecord(readOr(recordPath), opts.runDir);
-      break;
+    const gone = spawnedStart === undefined || !linuxAlive(spawned, spawnedStart);
+    if (!gone) {
+      await new Promise<void>((r) => {
+        poke = r;
+      });
     }
-    await new Promise<void>((r) => {
-      poke = r;
-    });
+    text = readOr(recordPath);
+    rec = parseRunRecord(text, opts.runDir);
+    if (gone) break;
   }
-  if (/^abandoned\r?\n/.test(readOr(recordPath)) && !rec) {
+  if (!rec && abandoned.test(text)) {
     // Claimed as never started (see claimRunScript): its first step stopped before the cgroup.
     stopWatching();
     if (opts.cgroup !== undefined) removeRunCgroup(opts.cgroup);
