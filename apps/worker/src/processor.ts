@@ -363,9 +363,13 @@ export function makeProcessor(deps: ProcessorDeps) {
             killTimeoutMs: cfg.killTimeoutMs,
           });
       if (idle) clearTimeout(idle);
-      await sink.flush();
-      if (sink.lastError)
-        log.warn({ err: sink.lastError.message }, 'some output could not be written to the live stream (the run dir has all of it)');
+      // The last output is sent now; a success is recorded right behind it on the same connection
+      // (Redis runs them in order: the stream is complete before the job is), every other outcome
+      // waits for it first.
+      const flushed = sink.flush().then(() => {
+        if (sink.lastError)
+          log.warn({ err: sink.lastError.message }, 'some output could not be written to the live stream (the run dir has all of it)');
+      });
 
       // 8. Outcome.
       switch (outcome.kind) {
@@ -384,7 +388,7 @@ export function makeProcessor(deps: ProcessorDeps) {
             if (parsed.sessionId) result.sessionId = parsed.sessionId;
             if (parsed.usage) result.usage = parsed.usage;
             if (parsed.costUsd !== undefined) result.costUsd = parsed.costUsd;
-            await registry.recordSuccess(memberId, fence, {
+            const recorded = registry.recordSuccess(memberId, fence, {
               sessionId: parsed.sessionId,
               tokensIn: usage.inputTokens,
               tokensOut: usage.outputTokens,
@@ -392,10 +396,13 @@ export function makeProcessor(deps: ProcessorDeps) {
               durationMs: result.durationMs,
               result: encodeResult(result),
             });
+            await flushed;
+            await recorded;
             runCreated = false;
             log.info({ pid: outcome.handle.pid, exitCode: outcome.exitCode, ms: result.durationMs, drops: outcome.drops }, 'job succeeded');
             return result;
           }
+          await flushed;
           const e = parsed.error ?? { category: 'unknown' as const, retryable: false, message: `exit ${outcome.exitCode}` };
           handle = outcome.handle;
           await cleanUp(`agent failed: ${e.category}`);
@@ -411,10 +418,12 @@ export function makeProcessor(deps: ProcessorDeps) {
           throw unrecoverable(e.category, e.message);
         }
         case 'lost':
+          await flushed;
           await cleanUp('process vanished');
           runCreated = false;
           throw unrecoverable('killed', `the agent (pid ${outcome.handle.pid}) was killed outside of fleet-exec: ${outcome.reason}`);
         case 'aborted': {
+          await flushed;
           const reason = (ac.signal.reason as AbortReason | undefined) ?? 'cancelled';
           if (reason === 'detach') {
             // Not ours any more: no kill, no record change, no fence release (another attempt owns both).
@@ -447,6 +456,7 @@ export function makeProcessor(deps: ProcessorDeps) {
           throw unrecoverable('cancelled', 'cancelled');
         }
         case 'not_started': {
+          await flushed;
           await cleanUp(`not started: ${outcome.reason}`);
           runCreated = false;
           // The fence was lost before the spawn (nothing ran): the same attempt comes back later.
@@ -457,6 +467,7 @@ export function makeProcessor(deps: ProcessorDeps) {
           throw new RetryableJobError('not_started', outcome.reason);
         }
         case 'unreachable':
+          await flushed;
           // The run's state is unknown: keep the record, so nothing spawns before it is killed.
           runCreated = false;
           await registry.releaseFence(memberId, fence);

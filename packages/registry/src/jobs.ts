@@ -120,6 +120,12 @@ export interface QueueSettings {
   /** BullMQ key prefix. */
   bullPrefix: string;
   connection: ConnectionOptions;
+  /**
+   * How long a queue's global concurrency, once seen at 1, is trusted without reading it again
+   * (default 30 s): enqueues in a burst cost one round trip less each, and a queue whose meta key
+   * was lost (a Redis restarted without persistence) is set again within this time.
+   */
+  concurrencyRecheckMs?: number;
 }
 
 /**
@@ -128,6 +134,8 @@ export interface QueueSettings {
  */
 export class FleetJobs {
   private readonly queues = new Map<string, Queue<PromptJobData, PromptJobResult>>();
+  /** When each queue's global concurrency was last seen at 1 (see concurrencyRecheckMs). */
+  private readonly serialisedAt = new Map<string, number>();
   readonly keys: Keys;
 
   constructor(
@@ -150,7 +158,10 @@ export class FleetJobs {
 
   async ensureQueue(memberId: string): Promise<Queue<PromptJobData, PromptJobResult>> {
     const q = this.queue(memberId);
+    const seen = this.serialisedAt.get(memberId);
+    if (seen !== undefined && Date.now() - seen < (this.settings.concurrencyRecheckMs ?? 30_000)) return q;
     if ((await q.getGlobalConcurrency()) !== 1) await q.setGlobalConcurrency(1);
+    this.serialisedAt.set(memberId, Date.now());
     return q;
   }
 
@@ -246,9 +257,19 @@ export class FleetJobs {
     return busy;
   }
 
+  /** Deletes a (removed) member's queue and everything in it, and forgets it here. */
+  async removeQueue(memberId: string): Promise<void> {
+    const q = this.queue(memberId);
+    this.queues.delete(memberId);
+    this.serialisedAt.delete(memberId);
+    await q.obliterate({ force: true }).catch(() => undefined);
+    await q.close().catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
+    this.serialisedAt.clear();
   }
 }
 

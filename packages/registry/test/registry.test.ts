@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
-import { FenceHeldError, Registry, idempotentJobId, memberOfJob } from '../src/index';
+import { FenceHeldError, FleetJobs, Registry, idempotentJobId, memberOfJob, queueName } from '../src/index';
 
 const REDIS_URL = process.env.FLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `fleet-test-${randomBytes(4).toString('hex')}`;
@@ -322,5 +322,35 @@ describe('idempotency keys', () => {
     expect(memberOfJob(a)).toBe('m0123456789ab');
     expect(idempotentJobId('m0123456789ab', 'req-2')).not.toBe(a);
     expect(idempotentJobId('mba9876543210', 'req-1')).not.toBe(a.replace('m0123456789ab', 'mba9876543210'));
+  });
+});
+
+describe('member queues', () => {
+  it('each is serialised (global concurrency 1); a lost setting is restored by an enqueue after the recheck window', async () => {
+    const bullPrefix = `${prefix}-bull`;
+    const jobs = new FleetJobs(redis, { connection: redis, bullPrefix, concurrencyRecheckMs: 200 }, prefix);
+    try {
+      const m = await reg.addMember(local);
+      const meta = `${bullPrefix}:${queueName(m.id)}:meta`;
+      await jobs.enqueue(m.id, { prompt: 'one' });
+      expect(await redis.hget(meta, 'concurrency')).toBe('1');
+      // Lost (a Redis restarted without persistence keeps no meta key): trusted within the window…
+      await redis.hdel(meta, 'concurrency');
+      await jobs.enqueue(m.id, { prompt: 'two' });
+      expect(await redis.hget(meta, 'concurrency')).toBeNull();
+      // …and set again by the first enqueue after it.
+      await new Promise((r) => setTimeout(r, 250));
+      await jobs.enqueue(m.id, { prompt: 'three' });
+      expect(await redis.hget(meta, 'concurrency')).toBe('1');
+      // A removed member's queue is gone, and forgotten: nothing of it is trusted any more.
+      await jobs.removeQueue(m.id);
+      expect(await redis.exists(meta)).toBe(0);
+      await jobs.ensureQueue(m.id);
+      expect(await redis.hget(meta, 'concurrency')).toBe('1');
+    } finally {
+      await jobs.close();
+      const keys = await redis.keys(`${bullPrefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
   });
 });

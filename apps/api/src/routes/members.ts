@@ -66,7 +66,7 @@ export function memberRoutes(app: FastifyInstance, deps: { registry: Registry; j
       while ((await registry.getRun(id)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
       if (await registry.getRun(id)) throw new HttpError(409, 'busy', `member ${id} still has a run after cancelling; try again`);
       await registry.removeMember(id);
-      await q.obliterate({ force: true }).catch(() => undefined);
+      await jobs.removeQueue(id);
       return reply.code(204).send();
     },
   );
