@@ -49,8 +49,8 @@ export class FleetWorker {
   async start(): Promise<void> {
     const t0 = Date.now();
     await this.runSweep('startup');
-    await this.refreshMembers();
-    await this.sub.subscribe(this.registry.keys.membersChannel(), this.registry.keys.cancelChannel(), this.registry.keys.jobsChannel());
+    // Subscribed before the first look at the queues: an enqueue between that look and the
+    // subscription would otherwise wait for the next periodic scan.
     this.sub.on('message', (channel, message) => {
       if (channel === this.registry.keys.cancelChannel()) {
         const ac = this.active.get(message);
@@ -65,6 +65,8 @@ export class FleetWorker {
         void this.refreshMembers();
       }
     });
+    await this.sub.subscribe(this.registry.keys.membersChannel(), this.registry.keys.cancelChannel(), this.registry.keys.jobsChannel());
+    await this.refreshMembers();
     this.timers.push(setInterval(() => void this.refreshMembers(), this.cfg.memberRefreshMs));
     this.timers.push(setInterval(() => void this.scanWork(), this.cfg.workScanMs));
     this.timers.push(setInterval(() => void this.runSweep('periodic'), this.cfg.sweepIntervalMs));
