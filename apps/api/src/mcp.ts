@@ -1,4 +1,4 @@
-import { type FleetJobs, IdempotencyConflict, type Registry } from '@fleet/registry';
+import { type FleetJobs, IdempotencyConflict, IdempotencyKey, type Registry } from '@fleet/registry';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyInstance } from 'fastify';
@@ -25,9 +25,7 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
         maxTurns: z.number().int().positive().optional(),
         wait: z.boolean().optional().describe('wait for the result (up to waitTimeoutS)'),
         waitTimeoutS: z.number().int().positive().max(3600).optional(),
-        idempotencyKey: z
-          .string()
-          .optional()
+        idempotencyKey: IdempotencyKey.optional()
           .describe(
             'sent again with the same key (e.g. after a timeout), the call returns the job the first one made instead of running the prompt twice',
           ),

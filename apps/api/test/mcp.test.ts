@@ -29,6 +29,9 @@ describe('MCP endpoint (official SDK client, streamable HTTP)', () => {
     const client = await connect(s.token);
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
     expect(tools).toEqual(['execute_prompt', 'fleet_status', 'list_members', 'member_detail', 'stop_prompt']);
+    // The key's rules are in the advertised schema, not only checked at enqueue.
+    const exec = (await client.listTools()).tools.find((t) => t.name === 'execute_prompt');
+    expect(exec?.inputSchema.properties?.idempotencyKey).toMatchObject({ type: 'string', minLength: 1, maxLength: 200 });
 
     const done = parse(
       await client.callTool({
@@ -46,6 +49,9 @@ describe('MCP endpoint (official SDK client, streamable HTTP)', () => {
     expect(parse(await client.callTool(call))).toMatchObject({ jobId: queued.jobId, created: false });
     const clash = await client.callTool({ name: 'execute_prompt', arguments: { ...call.arguments, prompt: '@lines 1' } });
     expect(clash.isError).toBe(true);
+    const badKey = await client.callTool({ name: 'execute_prompt', arguments: { ...call.arguments, idempotencyKey: 'has a space' } });
+    expect(badKey.isError).toBe(true);
+    expect(JSON.stringify(badKey.content)).toContain('idempotency');
     await waitFor(() => m.state.live().length === 1, { what: 'agent' });
     const status = parse(await client.callTool({ name: 'fleet_status', arguments: {} }));
     expect(status.members).toEqual(
