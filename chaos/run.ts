@@ -394,7 +394,8 @@ async function main(): Promise<number> {
             log(`submit failed: ${res.status} ${JSON.stringify(res.json)}`);
             continue;
           }
-          const attempts = body.resume ? 3 : 3;
+          // As the API stores it (a resumed prompt gets at least 2: one retry without the stale session).
+          const attempts = body.resume ? Math.max(2, Number(body.attempts)) : Number(body.attempts);
           if (res.json.created === false) resubmits++;
           submitted.push({ tag: t, jobId: String(res.json.jobId), memberId: m.member.id, attempts, kind });
           // Keep a bounded number in flight so the run lasts (and faults land on running jobs).
