@@ -7,6 +7,7 @@ import {
   type RunOutcome,
   type Transport,
   attachRun,
+  getOsCommands,
   getProvider,
   killRun,
   killUnconfirmed,
@@ -55,6 +56,12 @@ export interface ProcessorDeps {
  */
 export function makeProcessor(deps: ProcessorDeps) {
   const { cfg, registry, transports } = deps;
+  /**
+   * Where the last attempt found the member (its work folder and OS): the next attempt builds its run
+   * directory from them and proposes its run record to beginAttempt, which writes it with the fence
+   * if the member is clean and unchanged (one round trip less before the spawn).
+   */
+  const lastSeen = new Map<string, { workFolder: string; os: Member['os'] }>();
 
   return async function processJob(
     job: Job<PromptJobData, PromptJobResult>,
@@ -79,8 +86,17 @@ export function makeProcessor(deps: ProcessorDeps) {
       throw new DelayedError();
     };
 
-    // One round trip: cancel mark, member, recorded result, recorded failure, then the fence.
-    const begin = await registry.beginAttempt(memberId, jobId, attempt, fence, cfg.fenceTtlMs);
+    // Unique per spawn: a run directory is never reused, so a claim on one (see handleOf) can only
+    // stop the start it was made for, and a re-run of the same attempt never meets an old record.
+    const runId = `${jobId}-${attempt}-${randomBytes(3).toString('hex')}`;
+    const seen = lastSeen.get(memberId);
+    const proposed = seen && {
+      ...seen,
+      run: { jobId, attempt, workerId: cfg.workerId, runDir: getOsCommands(seen.os).runDir(seen.workFolder, runId) },
+    };
+    // One round trip: cancel mark, member, recorded result, recorded failure, then the fence (and,
+    // on a clean member that has not changed, the run record: record first, with the fence).
+    const begin = await registry.beginAttempt(memberId, jobId, attempt, fence, cfg.fenceTtlMs, proposed);
     switch (begin.kind) {
       case 'cancelled':
         throw unrecoverable('cancelled', 'cancelled before it started');
@@ -108,7 +124,10 @@ export function makeProcessor(deps: ProcessorDeps) {
     }
     // 1. The fence is ours from here on.
     const member = begin.member;
+    lastSeen.set(memberId, { workFolder: member.workFolder, os: member.os });
     if (data.deadlineAt !== undefined && Date.now() >= data.deadlineAt) {
+      // (A record written with the fence names no process yet: dropping it is all there is to undo.)
+      if (begin.recordWritten) await registry.deleteRun(memberId, fence);
       await registry.releaseFence(memberId, fence);
       throw unrecoverable('timeout', 'total timeout reached before this attempt');
     }
@@ -160,7 +179,9 @@ export function makeProcessor(deps: ProcessorDeps) {
     const timers: NodeJS.Timeout[] = [];
     let transport: Transport | undefined;
     let handle: RunHandle | undefined;
-    let runCreated = false;
+    // True while a run record of this attempt may exist (cleanUp settles it): from here if
+    // beginAttempt wrote it with the fence.
+    let runCreated = begin.recordWritten;
     let recordWritten: Promise<void> | undefined;
 
     /** Kill what this attempt may have started, confirm, then drop the record. Never throws. */
@@ -169,7 +190,10 @@ export function makeProcessor(deps: ProcessorDeps) {
       try {
         // A record write still in flight (the run may have ended before its spawn) lands first.
         await recordWritten?.catch(() => undefined);
-        if (transport && runCreated) {
+        if (runCreated && !transport) {
+          // Only the record beginAttempt wrote: nothing can have started without a transport.
+          await registry.deleteRun(memberId, fence);
+        } else if (transport && runCreated) {
           const rec = await registry.getRun(memberId);
           const h = handle ?? (rec && rec.token === fence ? await handleOf(transport, rec) : undefined);
           if (h) {
@@ -276,18 +300,20 @@ export function makeProcessor(deps: ProcessorDeps) {
       if (!adopt && begin.parked) adopt = await takeParked(transport, begin.parked);
 
       // 3–6. Record first, then spawn (or reattach).
-      // Unique per spawn: a run directory is never reused, so a claim on one (see handleOf) can only
-      // stop the start it was made for, and a re-run of the same attempt never meets an old record.
-      const runId = `${jobId}-${attempt}-${randomBytes(3).toString('hex')}`;
       const runDir = adopt ? adopt.rec.runDir : transport.os.runDir(member.workFolder, runId);
-      // Record first: written while the run directory is prepared, awaited before the spawn (onPrepared).
+      // Record first: written with the fence (beginAttempt, above), or now while the run directory
+      // is prepared, awaited before the spawn (onPrepared). writeRun replaces a record of this
+      // token's own, so a proposal whose run directory is not the one used here is corrected.
+      const writtenWithFence = begin.recordWritten && proposed?.run.runDir === runDir;
       recordWritten = adopt
         ? undefined
-        : registry.writeRun(memberId, fence, { jobId, attempt, workerId: cfg.workerId, runDir }).then((w) => {
-            // Nothing runs yet: without the fence, leave the member as the same attempt.
-            if (w === 'no_fence') throw new YieldMember("lost the member's fence before writing the run record");
-            if (w !== 'ok') throw new RetryableJobError('fence_lost', `cannot write the run record: ${w}`);
-          });
+        : writtenWithFence
+          ? Promise.resolve()
+          : registry.writeRun(memberId, fence, { jobId, attempt, workerId: cfg.workerId, runDir }).then((w) => {
+              // Nothing runs yet: without the fence, leave the member as the same attempt.
+              if (w === 'no_fence') throw new YieldMember("lost the member's fence before writing the run record");
+              if (w !== 'ok') throw new RetryableJobError('fence_lost', `cannot write the run record: ${w}`);
+            });
       recordWritten?.catch(() => undefined); // awaited below; this only keeps it from being "unhandled" meanwhile
       // (cleanUp deletes only a record with our token: harmless if the write failed.)
       runCreated = true;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalTransport, type RunOutcome, getProvider, runAgent } from '@fleet/exec';
@@ -282,6 +282,25 @@ describe('worker lifecycle', () => {
     const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
     expect(await (await fleet.waitJob(job.id ?? '')).getState()).toBe('completed');
     expect(state.started()).toBe(1);
+    await w.stop();
+  });
+
+  it("a member's work folder changed between two jobs: the second runs in the new one, its record names a run directory there", async () => {
+    const w = await fleet.startWorker();
+    const { member, state } = await fleet.addLocalMember('moved');
+    const first = await fleet.waitJob((await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' })).id ?? '');
+    expect(first.returnvalue?.runDir.startsWith(`${member.workFolder}/`)).toBe(true);
+    // (The worker proposes the next record from where it found the member last: here, stale.)
+    const moved = join(fleet.dir, 'moved-work');
+    mkdirSync(moved);
+    await fleet.registry.updateMember(member.id, { workFolder: moved });
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 1' });
+    await waitFor(async () => (await fleet.registry.getRun(member.id))?.pid, { what: 'pid recorded' });
+    expect((await fleet.registry.getRun(member.id))?.runDir.startsWith(`${moved}/`)).toBe(true);
+    const second = await fleet.waitJob(job.id ?? '');
+    expect(await second.getState()).toBe('completed');
+    expect(second.returnvalue?.runDir.startsWith(`${moved}/`)).toBe(true);
+    expect(state.started()).toBe(2);
     await w.stop();
   });
 

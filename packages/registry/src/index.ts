@@ -1,5 +1,14 @@
 export { Keys, queueName } from './keys';
 export * from './schema';
-export { Registry, FenceHeldError, NotFoundError, fenceToken, type AttemptStart, type RunRecord, type RunState } from './registry';
+export {
+  Registry,
+  FenceHeldError,
+  NotFoundError,
+  fenceToken,
+  type AttemptStart,
+  type NewRun,
+  type RunRecord,
+  type RunState,
+} from './registry';
 export { installScripts } from './commands/index';
 export * from './jobs';

@@ -41,7 +41,17 @@ export type AttemptStart =
       leftover?: RunRecord;
       /** This attempt's own finished run that another job's attempt moved off the member (parkRun). */
       parked?: RunRecord;
+      /** The proposed run record was written with the fence (see beginAttempt): no writeRun needed. */
+      recordWritten: boolean;
     };
+
+/** The run record an attempt means to write: its fields, and where its run directory is. */
+export interface NewRun {
+  jobId: string;
+  attempt: number;
+  workerId: string;
+  runDir: string;
+}
 
 export class FenceHeldError extends Error {
   override name = 'FenceHeldError';
@@ -224,32 +234,12 @@ export class Registry {
   }
 
   /** Record first: state=starting is written before the command is sent. */
-  async writeRun(
-    memberId: string,
-    token: string,
-    rec: { jobId: string; attempt: number; workerId: string; runDir: string },
-    now = Date.now(),
-  ): Promise<'ok' | 'no_fence' | 'run_exists'> {
+  async writeRun(memberId: string, token: string, rec: NewRun, now = Date.now()): Promise<'ok' | 'no_fence' | 'run_exists'> {
     return (await script(this.redis, 'writeRun')(
       this.keys.fence(memberId),
       this.keys.run(memberId),
       token,
-      'memberId',
-      memberId,
-      'jobId',
-      rec.jobId,
-      'attempt',
-      String(rec.attempt),
-      'workerId',
-      rec.workerId,
-      'state',
-      'starting',
-      'runDir',
-      rec.runDir,
-      'startedAt',
-      String(now),
-      'outOffset',
-      '0',
+      ...newRunFields(memberId, rec, now),
     )) as 'ok' | 'no_fence' | 'run_exists';
   }
 
@@ -382,9 +372,19 @@ export class Registry {
   /**
    * The start of an attempt in one round trip (beginAttempt.lua): cancel mark, member, the job's
    * recorded result, this attempt's recorded failure, then the fence, then any leftover run record
-   * and this attempt's parked run.
+   * and this attempt's parked run. With `propose`, the run record writeRun would write is written
+   * in the same step if the member is clean (no record, no parked run) and still has the work
+   * folder and OS its run directory was built from (`recordWritten` says whether it was).
    */
-  async beginAttempt(memberId: string, jobId: string, attempt: number, token: string, ttlMs: number): Promise<AttemptStart> {
+  async beginAttempt(
+    memberId: string,
+    jobId: string,
+    attempt: number,
+    token: string,
+    ttlMs: number,
+    propose?: { workFolder: string; os: string; run: NewRun; now?: number },
+  ): Promise<AttemptStart> {
+    const proposal = propose ? [propose.workFolder, propose.os, ...newRunFields(memberId, propose.run, propose.now ?? Date.now())] : [];
     const r = (await script(this.redis, 'beginAttempt')(
       this.keys.cancelled(jobId),
       this.keys.member(memberId),
@@ -396,6 +396,7 @@ export class Registry {
       this.keys.parked(jobId, attempt),
       token,
       ttlMs,
+      ...proposal,
     )) as [string, ...unknown[]];
     switch (r[0]) {
       case 'cancelled':
@@ -409,7 +410,7 @@ export class Registry {
         return { kind: 'fenced', holder: r[1] as string, pttl: Number(r[2]) };
       case 'ready': {
         const member = this.decodeMember(pairs(r[1] as string[]), r[2] === 1);
-        const ready: AttemptStart = { kind: 'ready', member };
+        const ready: AttemptStart = { kind: 'ready', member, recordWritten: r[5] === 1 };
         const leftover = decodeRun(memberId, pairs(r[3] as string[]));
         if (leftover) ready.leftover = leftover;
         // (A job belongs to one member's queue: its parked run was on this member.)
@@ -528,4 +529,26 @@ function decodeRun(memberId: string, h: Record<string, string> | undefined): Run
   if (h.startTime) r.startTime = h.startTime;
   if (h.adoptedFrom) r.adoptedFrom = h.adoptedFrom;
   return r;
+}
+
+/** A new run record's fields (state starting, no PID yet), as writeRun and beginAttempt write them. */
+function newRunFields(memberId: string, rec: NewRun, now: number): string[] {
+  return [
+    'memberId',
+    memberId,
+    'jobId',
+    rec.jobId,
+    'attempt',
+    String(rec.attempt),
+    'workerId',
+    rec.workerId,
+    'state',
+    'starting',
+    'runDir',
+    rec.runDir,
+    'startedAt',
+    String(now),
+    'outOffset',
+    '0',
+  ];
 }

@@ -190,12 +190,57 @@ describe('fence and run record transitions', () => {
     // Ready: the fence is ours, the member decoded (no secrets), no leftover; then one.
     await reg.releaseFence(m.id, 'other:1:w9');
     const ready = await reg.beginAttempt(m.id, 'jobB', 2, 'jobB:2:w1', 5_000);
-    expect(ready).toEqual({ kind: 'ready', member: await reg.getMember(m.id) });
+    expect(ready).toEqual({ kind: 'ready', member: await reg.getMember(m.id), recordWritten: false });
     expect(await reg.fenceHolder(m.id)).toBe('jobB:2:w1');
     await reg.writeRun(m.id, 'jobB:2:w1', { jobId: 'jobB', attempt: 2, workerId: 'w1', runDir: '/w/b2' });
     await reg.releaseFence(m.id, 'jobB:2:w1');
     const next = await reg.beginAttempt(m.id, 'jobB', 3, 'jobB:3:w2', 5_000);
     expect(next.kind === 'ready' && next.leftover).toMatchObject({ token: 'jobB:2:w1', runDir: '/w/b2', attempt: 2 });
+  });
+
+  it('beginAttempt with a proposed record writes it with the fence, as writeRun would, only on a clean member with the expected work folder and OS', async () => {
+    const m = await reg.addMember(local);
+    const run = (attempt: number) => ({ jobId: 'jobR', attempt, workerId: 'w1', runDir: `/srv/work/.fleet/runs/jobR-${attempt}` });
+    const propose = (attempt: number, over: { workFolder?: string; os?: string } = {}) => ({
+      workFolder: '/srv/work',
+      os: 'linux',
+      ...over,
+      run: run(attempt),
+      now: 1_000,
+    });
+    // Clean and unchanged: the record is there, the same fields writeRun writes.
+    const a = await reg.beginAttempt(m.id, 'jobR', 1, 'jobR:1:w1', 5_000, propose(1));
+    expect(a).toMatchObject({ kind: 'ready', recordWritten: true });
+    expect(a.kind === 'ready' && a.leftover).toBeFalsy();
+    const viaBegin = await redis.hgetall(`${prefix}:member:${m.id}:run`);
+    await reg.deleteRun(m.id, 'jobR:1:w1');
+    expect(await reg.writeRun(m.id, 'jobR:1:w1', run(1), 1_000)).toBe('ok');
+    expect(await redis.hgetall(`${prefix}:member:${m.id}:run`)).toEqual(viaBegin);
+    expect(viaBegin).toMatchObject({ token: 'jobR:1:w1', state: 'starting', runDir: run(1).runDir, startedAt: '1000' });
+    await reg.releaseFence(m.id, 'jobR:1:w1');
+    // A record on the member (here the one above, left as if its worker died): not touched, returned.
+    const b = await reg.beginAttempt(m.id, 'jobR', 2, 'jobR:2:w1', 5_000, propose(2));
+    expect(b).toMatchObject({ kind: 'ready', recordWritten: false, leftover: { token: 'jobR:1:w1' } });
+    expect((await reg.getRun(m.id))?.token).toBe('jobR:1:w1');
+    await reg.deleteRun(m.id, 'jobR:1:w1');
+    await reg.releaseFence(m.id, 'jobR:2:w1');
+    // The member's work folder or OS is not the one the run directory was built from: nothing written.
+    for (const over of [{ workFolder: '/srv/old' }, { os: 'windows' }]) {
+      const c = await reg.beginAttempt(m.id, 'jobR', 2, 'jobR:2:w1', 5_000, propose(2, over));
+      expect(c).toMatchObject({ kind: 'ready', recordWritten: false });
+      expect(await reg.getRun(m.id)).toBeUndefined();
+      await reg.releaseFence(m.id, 'jobR:2:w1');
+    }
+    // This attempt's parked run: not written either (the attempt takes the parked run back first).
+    await redis.hset(`${prefix}:job:jobR:attempt:2:parked`, { token: 'jobR:2:old', jobId: 'jobR', attempt: '2', runDir: '/w/p' });
+    const d = await reg.beginAttempt(m.id, 'jobR', 2, 'jobR:2:w1', 5_000, propose(2));
+    expect(d).toMatchObject({ kind: 'ready', recordWritten: false, parked: { token: 'jobR:2:old' } });
+    expect(await reg.getRun(m.id)).toBeUndefined();
+    await reg.releaseFence(m.id, 'jobR:2:w1');
+    // Fenced by another attempt: neither fence nor record.
+    await reg.acquireFence(m.id, 'other:1:w9', 5_000);
+    expect(await reg.beginAttempt(m.id, 'jobR', 3, 'jobR:3:w1', 5_000, propose(3))).toMatchObject({ kind: 'fenced' });
+    expect(await reg.getRun(m.id)).toBeUndefined();
   });
 
   it('dropLeftover: only the fence holder drops another attempt’s record, and only that record', async () => {
