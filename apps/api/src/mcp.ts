@@ -25,10 +25,9 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
         maxTurns: z.number().int().positive().optional(),
         wait: z.boolean().optional().describe('wait for the result (up to waitTimeoutS)'),
         waitTimeoutS: z.number().int().positive().max(3600).optional(),
-        idempotencyKey: IdempotencyKey.optional()
-          .describe(
-            'sent again with the same key (e.g. after a timeout), the call returns the job the first one made instead of running the prompt twice',
-          ),
+        idempotencyKey: IdempotencyKey.optional().describe(
+          'sent again with the same key (e.g. after a timeout), the call returns the job the first one made instead of running the prompt twice',
+        ),
       },
     },
     async (args) => {
