@@ -50,6 +50,8 @@ describe('LocalSpawner (spawn helper)', () => {
     const rec = parseRunRecord(record(), runDir);
     expect(rec?.waiter?.pid).toBe(r.pid);
     const leader = rec?.handle.pid ?? 0;
+    // (The record comes first: until its exec of setsid, the leader is still in the helper's session.)
+    await waitFor(() => procStat(leader)?.sid === leader, { what: 'the leader in its own session' });
     expect(procStat(leader)).toMatchObject({ sid: leader, pgrp: leader, ppid: r.pid });
     // The waiter survives a signal to our process group (and is not in the run's session).
     const waiter = procStat(r.pid);
