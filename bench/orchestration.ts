@@ -62,15 +62,38 @@ export async function ours(n: number, members: number, workRoot?: string): Promi
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number;
 
+/** One side of one round: its time, and where the CPU went meanwhile (ms; see side.ts). */
+interface Sample {
+  ms: number;
+  cpu?: { total?: number; process: number; redis: number };
+}
+
 /**
  * The sides, interleaved for `rounds` rounds (this machine is shared and noisy: a round of one side
  * alone can be 2× off); the figures are the medians, every round is in the notes.
  */
-async function interleaved(rounds: number, sides: Record<string, () => Promise<number>>) {
-  const all = new Map<string, number[]>(Object.keys(sides).map((k) => [k, []]));
+async function interleaved(rounds: number, sides: Record<string, () => Promise<Sample>>) {
+  const all = new Map<string, Sample[]>(Object.keys(sides).map((k) => [k, []]));
   for (let i = 0; i < rounds; i++) for (const [k, fn] of Object.entries(sides)) all.get(k)?.push(await fn());
-  const of = (k: string) => all.get(k) ?? [];
-  return { rounds: of, median: (k: string) => median(of(k)) };
+  const of = (k: string) => (all.get(k) ?? []).map((s) => s.ms);
+  /** Median CPU per job of a side, ms: total (all cores), the side's process, Redis. */
+  const cpu = (k: string, jobs: number) => {
+    const ss = (all.get(k) ?? []).flatMap((s) => (s.cpu ? [s.cpu] : []));
+    const med = (f: (c: NonNullable<Sample['cpu']>) => number | undefined) => {
+      const v = ss.flatMap((c) => {
+        const x = f(c);
+        return x === undefined ? [] : [x / jobs];
+      });
+      return v.length > 0 ? median(v) : Number.NaN;
+    };
+    return { total: med((c) => c.total), process: med((c) => c.process), redis: med((c) => c.redis) };
+  };
+  return { rounds: of, median: (k: string) => median(of(k)), cpu };
+}
+
+/** "total 6.10 (process 3.12, Redis 0.58)": a side's median CPU per job, ms. */
+function cpuNote(c: { total: number; process: number; redis: number }): string {
+  return `total ${c.total.toFixed(2)} (process ${c.process.toFixed(2)}, Redis ${c.redis.toFixed(2)})`;
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -108,8 +131,8 @@ function runDirCost(root: string, n = 100): number {
   }
 }
 
-/** One side of a round in a fresh process (bench/side.ts): the time for `n` jobs over `members` members. */
-function inChild(side: 'raw' | 'ours', n: number, members: number, workRoot = '', env: Record<string, string> = {}): Promise<number> {
+/** One side of a round in a fresh process (bench/side.ts): the time for `n` jobs over `members` members, and its CPU. */
+function inChild(side: 'raw' | 'ours', n: number, members: number, workRoot = '', env: Record<string, string> = {}): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'side.ts'), side, String(n), String(members), workRoot], {
       cwd: join(HERE, '..'),
@@ -122,8 +145,8 @@ function inChild(side: 'raw' | 'ours', n: number, members: number, workRoot = ''
     c.stderr.on('data', (d) => (err += d));
     c.on('error', reject);
     c.on('close', (code) => {
-      const ms = code === 0 ? (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { ms?: number }).ms : undefined;
-      if (typeof ms === 'number') resolve(ms);
+      const got = code === 0 ? (JSON.parse(out.trim().split('\n').pop() ?? '{}') as Partial<Sample>) : {};
+      if (typeof got.ms === 'number') resolve({ ms: got.ms, ...(got.cpu ? { cpu: got.cpu } : {}) });
       else reject(new Error(`bench side ${side} exited ${code}: ${err.slice(-2000)}`));
     });
   });
@@ -176,7 +199,7 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
       notes: `medians of ${rounds} interleaved rounds, each side in a fresh process; ms/job raw: ${perJob(b1.rounds('raw'))}; ours: ${perJob(b1.rounds('ours'))}; ratio within each round: ${b1
         .rounds('ours')
         .map((v, i) => (v / (b1.rounds('raw')[i] ?? Number.NaN)).toFixed(2))
-        .join(', ')}`,
+        .join(', ')}; CPU per job, ms (medians): raw ${cpuNote(b1.cpu('raw', n1))}, ours ${cpuNote(b1.cpu('ours', n1))}`,
     },
     {
       name: `Throughput: ${n4} short jobs over ${members} members (total concurrency ${members})`,
@@ -188,7 +211,7 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
       ratio: b4.median('raw') / b4.median('ours'),
       better: 'higher',
       target: '≥ 0.6×',
-      notes: `medians of ${rounds} interleaved rounds, each side in a fresh process; jobs/s raw: ${perSec(b4.rounds('raw'))}; ours: ${perSec(b4.rounds('ours'))}`,
+      notes: `medians of ${rounds} interleaved rounds, each side in a fresh process; jobs/s raw: ${perSec(b4.rounds('raw'))}; ours: ${perSec(b4.rounds('ours'))}; CPU per job, ms (medians): raw ${cpuNote(b4.cpu('raw', n4))}, ours ${cpuNote(b4.cpu('ours', n4))}`,
     },
   ];
   /** A variant of bench 1's side "ours", against the same baseline (inserted after bench 1's row). */
