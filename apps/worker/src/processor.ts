@@ -422,8 +422,8 @@ export function makeProcessor(deps: ProcessorDeps) {
               durationMs: result.durationMs,
               result: encodeResult(result),
             });
-            await flushed;
-            await recorded;
+            // (Both awaited at once: a failed success record must not wait unobserved for the flush.)
+            await Promise.all([flushed, recorded]);
             runCreated = false;
             log.info({ pid: outcome.handle.pid, exitCode: outcome.exitCode, ms: result.durationMs, drops: outcome.drops }, 'job succeeded');
             return result;
