@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -131,6 +131,25 @@ function runDirCost(root: string, n = 100): number {
   }
 }
 
+/**
+ * What creating a process costs on this machine, ms per run, from a dash loop of `n`: a subshell
+ * (fork), `/bin/true` (fork + exec) and `setsid /bin/true` (one exec more, as a run's session costs).
+ * Printed with bench 1: its ratio moves with these far more than with any code path.
+ */
+function processCost(n = 200): { fork: number; exec: number; setsid: number } | undefined {
+  const loop = (body: string) => {
+    const t0 = performance.now();
+    const r = spawnSync('sh', ['-c', `i=0; while [ $i -lt ${n} ]; do ${body} || exit 1; i=$((i + 1)); done`], { stdio: 'ignore' });
+    return r.status === 0 ? (performance.now() - t0) / n : Number.NaN;
+  };
+  try {
+    const base = loop(':');
+    return { fork: loop('( : )') - base, exec: loop('/bin/true') - base, setsid: loop('setsid /bin/true') - base };
+  } catch {
+    return undefined;
+  }
+}
+
 /** One side of a round in a fresh process (bench/side.ts): the time for `n` jobs over `members` members, and its CPU. */
 function inChild(side: 'raw' | 'ours', n: number, members: number, workRoot = '', env: Record<string, string> = {}): Promise<Sample> {
   return new Promise((resolve, reject) => {
@@ -168,6 +187,7 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
   let b1: Awaited<ReturnType<typeof interleaved>>;
   let b4: Awaited<ReturnType<typeof interleaved>>;
   let fsCost: { disk: number; shm: number };
+  let procCost: ReturnType<typeof processCost>;
   const members = QUICK ? 10 : 200;
   const n4 = QUICK ? 20 : 1000;
   try {
@@ -180,6 +200,7 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
     b4 = await interleaved(rounds, { raw: () => inChild('raw', n4, members), ours: () => inChild('ours', n4, members, disk) });
     // What the run directory costs where the runs were (before the roots are deleted).
     fsCost = { disk: runDirCost(disk), shm: shmRoot ? runDirCost(shmRoot) : 0 };
+    procCost = processCost(QUICK ? 20 : 200);
   } finally {
     for (const d of [disk, shmRoot]) if (d) rmSync(d, { recursive: true, force: true });
   }
@@ -199,7 +220,11 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
       notes: `medians of ${rounds} interleaved rounds, each side in a fresh process; ms/job raw: ${perJob(b1.rounds('raw'))}; ours: ${perJob(b1.rounds('ours'))}; ratio within each round: ${b1
         .rounds('ours')
         .map((v, i) => (v / (b1.rounds('raw')[i] ?? Number.NaN)).toFixed(2))
-        .join(', ')}; CPU per job, ms (medians): raw ${cpuNote(b1.cpu('raw', n1))}, ours ${cpuNote(b1.cpu('ours', n1))}`,
+        .join(', ')}; CPU per job, ms (medians): raw ${cpuNote(b1.cpu('raw', n1))}, ours ${cpuNote(b1.cpu('ours', n1))}${
+        procCost
+          ? `; this machine, from a dash loop, ms per run: fork ${procCost.fork.toFixed(2)}, fork + exec ${procCost.exec.toFixed(2)}, with setsid ${procCost.setsid.toFixed(2)}`
+          : ''
+      }`,
     },
     {
       name: `Throughput: ${n4} short jobs over ${members} members (total concurrency ${members})`,
