@@ -397,7 +397,8 @@ export function makeProcessor(deps: ProcessorDeps) {
           log.warn({ err: sink.lastError.message }, 'some output could not be written to the live stream (the run dir has all of it)');
       });
 
-      // 8. Outcome.
+      // 8. Outcome. (Only a success goes ahead of its flush, see above.)
+      if (outcome.kind !== 'exited') await flushed;
       switch (outcome.kind) {
         case 'exited': {
           const parsed = provider.parse(outcome.exitCode, outcome.tail);
@@ -444,12 +445,10 @@ export function makeProcessor(deps: ProcessorDeps) {
           throw unrecoverable(e.category, e.message);
         }
         case 'lost':
-          await flushed;
           await cleanUp('process vanished');
           runCreated = false;
           throw unrecoverable('killed', `the agent (pid ${outcome.handle.pid}) was killed outside of fleet-exec: ${outcome.reason}`);
         case 'aborted': {
-          await flushed;
           const reason = (ac.signal.reason as AbortReason | undefined) ?? 'cancelled';
           if (reason === 'detach') {
             // Not ours any more: no kill, no record change, no fence release (another attempt owns both).
@@ -482,7 +481,6 @@ export function makeProcessor(deps: ProcessorDeps) {
           throw unrecoverable('cancelled', 'cancelled');
         }
         case 'not_started': {
-          await flushed;
           await cleanUp(`not started: ${outcome.reason}`);
           runCreated = false;
           // The fence was lost before the spawn (nothing ran): the same attempt comes back later.
@@ -493,7 +491,6 @@ export function makeProcessor(deps: ProcessorDeps) {
           throw new RetryableJobError('not_started', outcome.reason);
         }
         case 'unreachable':
-          await flushed;
           // The run's state is unknown: keep the record, so nothing spawns before it is killed.
           runCreated = false;
           await registry.releaseFence(memberId, fence);

@@ -13,9 +13,11 @@ const prefix = `fleet-start-${randomBytes(4).toString('hex')}`;
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 const dir = tempDir('fleet-start-order-');
 let worker: FleetWorker | undefined;
+let jobs: FleetJobs | undefined;
 
 afterAll(async () => {
   await worker?.stop();
+  await jobs?.close();
   await deleteKeys(redis, `${prefix}*`);
   redis.disconnect();
   dir.remove();
@@ -32,7 +34,8 @@ it('a job enqueued while the starting worker takes its first look at the queues 
     FLEET_SWEEP_INTERVAL_MS: '600000',
   });
   const registry = new Registry(redis, prefix);
-  const jobs = new FleetJobs(redis, { connection: redis, bullPrefix: cfg.bullPrefix }, prefix);
+  jobs = new FleetJobs(redis, { connection: redis, bullPrefix: cfg.bullPrefix }, prefix);
+  const enqueuer = jobs;
   const member = await registry.addMember({ name: 'm', transport: 'local', workFolder: dir.path, provider: 'claude', agentBinary: 'true' });
   worker = new FleetWorker(cfg, createLogger('silent', {}, new Writable({ write: (_c, _e, cb) => cb() })));
   // The first look at the queues finds them empty; the job is enqueued (and its nudge published)
@@ -42,14 +45,13 @@ it('a job enqueued while the starting worker takes its first look at the queues 
   let enqueued: Promise<string | undefined> | undefined;
   inner.membersWithWork = async (ids) => {
     const busy = await look(ids);
-    enqueued ??= jobs.enqueue(member.id, { prompt: 'hello', attempts: 1 }).then((j) => j.id);
+    enqueued ??= enqueuer.enqueue(member.id, { prompt: 'hello', attempts: 1 }).then((j) => j.id);
     await enqueued;
     return busy;
   };
   await worker.start();
   const jobId = await enqueued;
   expect(jobId).toBeDefined();
-  const job = await jobs.getJob(jobId ?? '');
+  const job = await enqueuer.getJob(jobId ?? '');
   await waitFor(async () => (await job?.getState()) !== 'waiting', { timeoutMs: 10_000, what: 'the job picked up' });
-  await jobs.close();
 });
