@@ -58,4 +58,16 @@ describe('docker-compose.yml and Dockerfile', () => {
     expect(d).toMatch(/^EXPOSE 8080$/m);
     expect(d).toMatch(/npm ci/);
   });
+
+  it('the image carries the native spawn helper, built by the code that looks for it, and no local build output', () => {
+    const d = readFileSync(`${root}/Dockerfile`, 'utf8');
+    const stage = /^FROM \S+ AS (\S+)$/m.exec(d)?.[1];
+    expect(stage).toBeDefined();
+    expect(d).toContain("buildSpawnHelper({ dir: 'packages/exec/build'");
+    expect(d).toContain(`COPY --from=${stage} /app/packages/exec/build ./packages/exec/build`);
+    // The final stage is the last FROM: it has no compiler.
+    expect(d.slice(d.lastIndexOf('\nFROM '))).not.toMatch(/gcc/);
+    const ignore = readFileSync(`${root}/.dockerignore`, 'utf8').split('\n');
+    for (const p of ['**/node_modules', 'packages/exec/build', '.fleet']) expect(ignore).toContain(p);
+  });
 });

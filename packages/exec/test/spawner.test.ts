@@ -14,12 +14,20 @@ import { LocalSpawner, type RunSpec, type SpawnResult } from '../src/transport/l
  * forks on a run's path. What must hold: the PID it answers is the new session's leader, arguments
  * reach it verbatim, and losing the helper loses no run and stops no start.
  */
-describe('LocalSpawner (spawn helper)', () => {
+describe.each([
+  ['compiled', 'auto', 'native'],
+  ['script', 'script', 'script'],
+] as const)('LocalSpawner (spawn helper: %s)', (_name, choice, kind) => {
   const dir = tempDir('fleet-spawner-');
-  const spawner = new LocalSpawner(getOsCommands('linux'));
+  const spawner = new LocalSpawner(getOsCommands('linux'), choice);
   afterAll(() => {
     spawner.close();
     dir.remove();
+  });
+
+  it('serves requests with the chosen helper (the compiled one builds here: CI has a C compiler)', async () => {
+    expect('pid' in (await spawner.start(['true'], dir.path))).toBe(true);
+    expect(spawner.helperKind).toBe(kind);
   });
 
   it('answers the PID of a new session leader, with hostile arguments passed verbatim', async () => {
@@ -61,6 +69,19 @@ describe('LocalSpawner (spawn helper)', () => {
     expect(waiter?.sid).not.toBe(leader);
     await waitFor(() => parseExitRecord(record()) === '3', { what: 'exit code' });
     expect(isAlive(leader)).toBe(false);
+  });
+
+  it('a run whose program does not exist is recorded, ends with 127 and says why in its output', async () => {
+    const work = join(dir.path, 'w-nope');
+    const runDir = join(work, '.fleet', 'runs', 'r1');
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(runDir, 'prompt'), '');
+    const r = await spawner.startRun({ runDir, argv: ['fleet-no-such-program', '-p'] }, work);
+    expect('pid' in r).toBe(true);
+    const record = () => (existsSync(join(runDir, 'pid')) ? readFileSync(join(runDir, 'pid'), 'utf8') : '');
+    await waitFor(() => parseExitRecord(record()) !== undefined, { what: 'exit code' });
+    expect(parseExitRecord(record())).toBe('127');
+    expect(readFileSync(join(runDir, 'out'), 'utf8')).toMatch(/fleet-no-such-program: No such file or directory/);
   });
 
   it('a missing work folder is reported, nothing is started', async () => {

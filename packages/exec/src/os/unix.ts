@@ -1,5 +1,6 @@
 import type { RunHandle } from '../identity';
 import { shQuote } from '../quote';
+import { nativeRunRequest, nativeSpawnHelper, nativeSpawnRequest } from './linux-spawn-native';
 import { assertEnvName, assertNonce, assertRunId } from './paths';
 import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
 
@@ -151,8 +152,9 @@ ${STREAM}`;
 }
 
 /**
- * The spawn helper: one small \`sh\` per worker process, in its own session, reading requests on
- * stdin. Forking this shell costs a fraction of forking the worker (whose fork time grows with its
+ * The spawn helper where the compiled one (linux-spawn-helper.c, the same answers and records with
+ * a setsid(2) call instead of the \`setsid\` exec and without the shell's forks) cannot be built:
+ * one small \`sh\` per worker process, in its own session, reading requests on stdin. Forking this shell costs a fraction of forking the worker (whose fork time grows with its
  * memory, and blocks its event loop). A background subshell is no process-group leader (no job
  * control here), so \`setsid\` calls setsid(2) and execs in place. The helper reaps what it forked as
  * it forks more; at most the last lingers as a zombie, which every liveness check counts as dead. If
@@ -443,6 +445,11 @@ if [ -e ${shQuote(`${runDir}/pid`)} ]; then echo FLEET_ERR:rundir_used; else ech
   spawnHelperScript: SPAWN_HELPER,
   spawnRequest,
   runRequest,
+  nativeSpawnHelper: {
+    executable: nativeSpawnHelper,
+    spawnRequest: nativeSpawnRequest,
+    runRequest: (id, cwd, opts, cgroup) => nativeRunRequest(id, cwd, opts.runDir, agentCommand(opts), cgroup),
+  },
   reattachScript,
   probeScript,
   killScript,

@@ -9,47 +9,61 @@ export type RunSpec = Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>;
 /** The outcome of one start request: the PID of what was started, or why nothing was. */
 export type SpawnResult = { pid: number } | { error: 'workfolder_missing' | 'spawn_failed' };
 
+/** Which spawn helper: the compiled one where it can be built (else the script), or the script. */
+export type HelperChoice = 'auto' | 'script';
+
 /**
  * Starts runs (and, for tests, any command) in their own sessions. Through the OS's spawn helper
- * when it has one (a small long-lived shell: the fork happens there, not in this process, whose fork
- * blocks the event loop for a time that grows with its memory); otherwise, or if the helper cannot
- * be used, with a detached child_process.spawn. A request whose answer is lost with the helper is
- * `spawn_failed` only as far as we know: the caller recovers the truth from the run directory.
+ * when it has one (a small long-lived process: the fork happens there, not in this process, whose
+ * fork blocks the event loop for a time that grows with its memory) — its compiled helper where that
+ * can be built, else its script; otherwise, or if no helper can be used, with a detached
+ * child_process.spawn. A request whose answer is lost with the helper is `spawn_failed` only as far
+ * as we know: the caller recovers the truth from the run directory.
  */
 export class LocalSpawner {
   private helper: ChildProcess | undefined;
   private ready: Promise<boolean> | undefined;
+  private kind: 'native' | 'script' | undefined;
   private readonly waiting = new Map<number, (r: SpawnResult) => void>();
   private seq = 0;
   private disabled = false;
+  private closed = false;
 
-  constructor(private readonly os: OsCommands) {}
+  /** `choice`: FLEET_SPAWN_HELPER (`auto`, the default, or `script`). */
+  constructor(
+    private readonly os: OsCommands,
+    private readonly choice: HelperChoice = process.env.FLEET_SPAWN_HELPER === 'script' ? 'script' : 'auto',
+  ) {}
 
   /** `cgroup`: an existing empty cgroup the supervisor starts in (helper only; see os/linux-cgroup.ts). */
   async start(argv: readonly string[], cwd: string, cgroup?: string): Promise<SpawnResult> {
-    const viaHelper = await this.request((id) => this.os.spawnRequest?.(id, cwd, argv, cgroup));
+    const viaHelper = await this.request((id, native) =>
+      native ? this.os.nativeSpawnHelper?.spawnRequest(id, cwd, argv, cgroup) : this.os.spawnRequest?.(id, cwd, argv, cgroup),
+    );
     return viaHelper ?? spawnDirect(argv, cwd);
   }
 
   /**
-   * Starts a run. Through the helper: its subshell waits for the agent and records its exit code, and
-   * its child writes the record and becomes the agent (see os/unix.ts); the answer is the waiter's
-   * PID, the leader is in the record. Without the helper: the supervisor, started directly.
+   * Starts a run. Through the helper: its waiter waits for the agent and records its exit code, and
+   * the waiter's child writes the record and becomes the agent (see os/unix.ts); the answer is the
+   * waiter's PID, the leader is in the record. Without the helper: the supervisor, started directly.
    */
   async startRun(run: RunSpec, cwd: string, cgroup?: string): Promise<SpawnResult> {
-    const viaHelper = await this.request((id) => this.os.runRequest?.(id, cwd, run, cgroup));
+    const viaHelper = await this.request((id, native) =>
+      native ? this.os.nativeSpawnHelper?.runRequest(id, cwd, run, cgroup) : this.os.runRequest?.(id, cwd, run, cgroup),
+    );
     if (viaHelper) return viaHelper;
     if (!this.os.supervisorArgv) return { error: 'spawn_failed' };
     return spawnDirect(this.os.supervisorArgv(run), cwd);
   }
 
-  /** One request to the helper, if it can take one (`build` validates and quotes every field, may throw). */
-  private async request(build: (id: number) => string | undefined): Promise<SpawnResult | undefined> {
+  /** One request to the helper, if it can take one (`build` validates and encodes every field, may throw). */
+  private async request(build: (id: number, native: boolean) => string | undefined): Promise<SpawnResult | undefined> {
     if (!this.os.spawnHelperScript || this.disabled || !(await this.helperReady())) return undefined;
     const h = this.helper;
     if (!h?.stdin?.writable) return undefined;
     const id = ++this.seq;
-    const request = build(id);
+    const request = build(id, this.kind === 'native');
     if (request === undefined) return undefined;
     const answer = new Promise<SpawnResult>((resolve) => this.waiting.set(id, resolve));
     (h.stdout as Socket | null)?.ref();
@@ -58,11 +72,20 @@ export class LocalSpawner {
   }
 
   private helperReady(): Promise<boolean> {
-    if (this.ready) return this.ready;
+    this.ready ??= this.startHelper();
+    return this.ready;
+  }
+
+  private async startHelper(): Promise<boolean> {
+    const exe = this.choice === 'auto' ? await this.os.nativeSpawnHelper?.executable() : undefined;
+    if (this.closed) return false;
     // Its own session: the runs' waiters are its children, and must outlive a signal to our group.
-    const h = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    const h = exe
+      ? spawn(exe, [], { stdio: ['pipe', 'pipe', 'ignore'], detached: true })
+      : spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     this.helper = h;
-    this.ready = new Promise<boolean>((resolve) => {
+    this.kind = exe ? 'native' : 'script';
+    const ready = new Promise<boolean>((resolve) => {
       let buf = '';
       h.stdout?.setEncoding('utf8');
       h.stdout?.on('data', (chunk: string) => {
@@ -93,6 +116,7 @@ export class LocalSpawner {
         if (this.helper === h) {
           this.helper = undefined;
           this.ready = undefined;
+          this.kind = undefined;
         }
         // Unanswered requests may or may not have started a supervisor: the caller looks at the run directory.
         for (const done of this.waiting.values()) done({ error: 'spawn_failed' });
@@ -102,12 +126,17 @@ export class LocalSpawner {
       h.on('exit', gone);
       h.stdin?.on('error', () => {});
     });
-    h.stdin?.write(this.os.spawnHelperScript ?? '');
+    if (!exe) h.stdin?.write(this.os.spawnHelperScript ?? '');
     // The helper must never keep this process alive.
     h.unref();
     (h.stdin as Socket | null)?.unref();
     (h.stdout as Socket | null)?.unref();
-    return this.ready;
+    return ready;
+  }
+
+  /** Which helper serves requests now (for tests and diagnostics). */
+  get helperKind(): 'native' | 'script' | undefined {
+    return this.kind;
   }
 
   /** The helper's PID while one runs (for tests and diagnostics). */
@@ -116,6 +145,7 @@ export class LocalSpawner {
   }
 
   close(): void {
+    this.closed = true;
     this.helper?.stdin?.end();
     this.helper = undefined;
     this.ready = undefined;
