@@ -51,6 +51,20 @@ describe('native spawn helper', () => {
     expect(() => nativeRunRequest(1, dir.path, dir.path, ['sh', 'a\0b'])).toThrow(/NUL/);
   });
 
+  it('a compiled helper that cannot start gives way to the script, and no start is lost meanwhile', async () => {
+    const os = getOsCommands('linux');
+    const native = os.nativeSpawnHelper;
+    if (!native) throw new Error('linux has a native helper');
+    const spawner = new LocalSpawner({ ...os, nativeSpawnHelper: { ...native, executable: async () => '/bin/false' } });
+    try {
+      expect('pid' in (await spawner.start(['true'], dir.path))).toBe(true); // started directly
+      expect('pid' in (await spawner.start(['true'], dir.path))).toBe(true);
+      expect(spawner.helperKind).toBe('script');
+    } finally {
+      spawner.close();
+    }
+  });
+
   it('a run gets default signal handling and its exact argv, from hostile paths', async () => {
     const spawner = new LocalSpawner(getOsCommands('linux'));
     try {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { isAlive, procStat, tempDir, waitFor } from '@fleet/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getOsCommands } from '../src/os/index';
+import { createRunCgroup, readRunCgroup, removeRunCgroup, runCgroupBase, runCgroupPath } from '../src/os/linux-cgroup';
 import { parseExitRecord, parseRunRecord } from '../src/os/markers';
 import { RunFollower, newNonce } from '../src/run/follow';
 import { LocalTransport } from '../src/transport/local';
@@ -82,6 +83,40 @@ describe.each([
     await waitFor(() => parseExitRecord(record()) !== undefined, { what: 'exit code' });
     expect(parseExitRecord(record())).toBe('127');
     expect(readFileSync(join(runDir, 'out'), 'utf8')).toMatch(/fleet-no-such-program: No such file or directory/);
+  });
+
+  it('a run whose record was claimed (abandoned) never starts its agent, and the claim stays as it was', async () => {
+    const work = join(dir.path, 'w-claimed');
+    const runDir = join(work, '.fleet', 'runs', 'r1');
+    const canary = join(work, 'canary');
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(runDir, 'prompt'), `touch '${canary}'\n`);
+    writeFileSync(join(runDir, 'pid'), 'abandoned\n');
+    const r = await spawner.startRun({ runDir, argv: ['sh'] }, work);
+    if (!('pid' in r)) throw new Error('not answered');
+    await waitFor(() => !isAlive(r.pid), { what: 'the waiter gone' });
+    expect(existsSync(canary)).toBe(false);
+    expect(readFileSync(join(runDir, 'pid'), 'utf8')).toBe('abandoned\n');
+  });
+
+  it.skipIf(runCgroupBase() === undefined)('a run given a cgroup has its leader in it (joined after the record)', async () => {
+    const work = join(dir.path, 'w-cg');
+    const runDir = join(work, '.fleet', 'runs', 'r1');
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(runDir, 'prompt'), 'sleep 0.3\n');
+    const cg = runCgroupPath(runCgroupBase() ?? '', runDir);
+    expect(createRunCgroup(cg)).toBe(true);
+    try {
+      const r = await spawner.startRun({ runDir, argv: ['sh'] }, work, cg);
+      if (!('pid' in r)) throw new Error('not started');
+      const record = () => (existsSync(join(runDir, 'pid')) ? readFileSync(join(runDir, 'pid'), 'utf8') : '');
+      const leader = (await waitFor(() => parseRunRecord(record(), runDir), { what: 'record' })).handle.pid;
+      await waitFor(() => readRunCgroup(cg)?.pids.includes(leader), { what: 'the leader in the cgroup' });
+      await waitFor(() => parseExitRecord(record()) === '0', { what: 'exit code' });
+    } finally {
+      await waitFor(() => readRunCgroup(cg)?.pids.length === 0, { what: 'the cgroup empty' });
+      removeRunCgroup(cg);
+    }
   });
 
   it('a missing work folder is reported, nothing is started', async () => {

@@ -14,7 +14,8 @@
  * stdin and output to `out` — the shell helper needs an exec of setsid(1) and two shell forks for
  * this. W waits for C and appends its exit code (128 + signal for a signal, as sh reports it) when
  * line 1 of the record still names C. The answer is W's PID. `start` runs any command in a new
- * session (stdio on /dev/null); the answer is its PID.
+ * session (stdio on /dev/null); the answer is its PID. A vfork suspends its parent until the exec:
+ * W, never the helper, is the one suspended (it has nothing else to do).
  *
  * The helper lives in its own session; runs outlive it (they only hold /dev/null and their files).
  * On end of input it exits; W processes go on. Children are reaped by the kernel (SIGCHLD ignored
@@ -193,7 +194,8 @@ static void do_start(const char *id, const char *cwd, const char *cgroup, int ar
   }
   char *path = resolve(argv[0], cwd);
   int saved = errno;
-  pid_t pid = vfork();
+  /* (a fork, not a vfork: joining a cgroup can take ~10 ms, which must not stall the helper) */
+  pid_t pid = fork();
   if (pid == 0) {
     restore_signals();
     null_stdio();

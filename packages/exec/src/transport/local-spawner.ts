@@ -28,6 +28,8 @@ export class LocalSpawner {
   private seq = 0;
   private disabled = false;
   private closed = false;
+  /** The compiled helper exited before it was ready: the script serves from then on. */
+  private nativeFailed = false;
 
   /** `choice`: FLEET_SPAWN_HELPER (`auto`, the default, or `script`). */
   constructor(
@@ -77,7 +79,7 @@ export class LocalSpawner {
   }
 
   private async startHelper(): Promise<boolean> {
-    const exe = this.choice === 'auto' ? await this.os.nativeSpawnHelper?.executable() : undefined;
+    const exe = this.choice === 'auto' && !this.nativeFailed ? await this.os.nativeSpawnHelper?.executable() : undefined;
     if (this.closed) return false;
     // Its own session: the runs' waiters are its children, and must outlive a signal to our group.
     const h = exe
@@ -95,6 +97,7 @@ export class LocalSpawner {
           buf = buf.slice(nl + 1);
           const ready = HELPER_LINE.exec(line);
           if (ready) {
+            wasReady = true;
             if (ready[1] !== 'ready') this.disabled = true;
             resolve(ready[1] === 'ready');
             continue;
@@ -111,7 +114,9 @@ export class LocalSpawner {
           );
         }
       });
+      let wasReady = false;
       const gone = () => {
+        if (exe && !wasReady) this.nativeFailed = true;
         resolve(false);
         if (this.helper === h) {
           this.helper = undefined;
