@@ -41,7 +41,7 @@ export async function buildSpawnHelper(opts: { dir: string; cc: string }): Promi
   await mkdir(opts.dir, { recursive: true, mode: 0o755 });
   const tmp = `${exe}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await run(opts.cc, ['-O2', '-o', tmp, SOURCE], { timeout: 60_000 });
+    await run(opts.cc, ['-O2', '-o', tmp, SOURCE], { timeout: 20_000 });
     await rename(tmp, exe); // atomic: concurrent builders each rename a complete file
   } finally {
     await rm(tmp, { force: true });
