@@ -99,7 +99,7 @@ describe.each([
     expect(readFileSync(join(runDir, 'pid'), 'utf8')).toBe('abandoned\n');
   });
 
-  it.skipIf(runCgroupBase() === undefined)('a run given a cgroup has its leader in it (joined after the record)', async () => {
+  it.skipIf(runCgroupBase() === undefined)('a run given a cgroup has its leader in it, and leaves it empty', async () => {
     const work = join(dir.path, 'w-cg');
     const runDir = join(work, '.fleet', 'runs', 'r1');
     mkdirSync(runDir, { recursive: true, mode: 0o700 });

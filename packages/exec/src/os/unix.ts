@@ -154,8 +154,9 @@ ${STREAM}`;
 /**
  * The spawn helper where the compiled one (linux-spawn-helper.c, the same answers and records with
  * a setsid(2) call instead of the \`setsid\` exec and without the shell's forks) cannot be built:
- * one small \`sh\` per worker process, in its own session, reading requests on stdin. Forking this shell costs a fraction of forking the worker (whose fork time grows with its
- * memory, and blocks its event loop). A background subshell is no process-group leader (no job
+ * one small \`sh\` per worker process, in its own session, reading requests on stdin. Forking this
+ * shell costs a fraction of forking the worker (whose fork time grows with its memory, and blocks
+ * its event loop). A background subshell is no process-group leader (no job
  * control here), so \`setsid\` calls setsid(2) and execs in place. The helper reaps what it forked as
  * it forks more; at most the last lingers as a zombie, which every liveness check counts as dead. If
  * the helper dies, running runs are unaffected (stdio on /dev/null and files).
