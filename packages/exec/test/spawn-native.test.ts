@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { procStat, tempDir, waitFor } from '@fleet/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { getOsCommands } from '../src/os/index';
 import { buildSpawnHelper, nativeRunRequest } from '../src/os/linux-spawn-native';
 import { parseExitRecord, parseRunRecord } from '../src/os/markers';
 import { LocalSpawner } from '../src/transport/local-spawner';
+import { prepareRunDir } from './helpers/run-dir';
 
 /**
  * The compiled spawn helper (os/linux-spawn-helper.c): built once per source, only where it can be
@@ -69,9 +70,7 @@ describe('native spawn helper', () => {
     const spawner = new LocalSpawner(getOsCommands('linux'));
     try {
       const work = join(dir.path, `w 'q' "d" $(x) \n nl`);
-      const runDir = join(work, '.fleet', 'runs', 'r1');
-      mkdirSync(runDir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(runDir, 'prompt'), 'ignored');
+      const { runDir, record } = prepareRunDir(work, 'ignored');
       const args = ["it's", '', '$(touch x)', 'a\nb'];
       const r = await spawner.startRun(
         { runDir, argv: ['sh', '-c', 'grep -E "^Sig(Ign|Blk)" /proc/$$/status; printf "[%s]" "$@"; exit 5', 'sh', ...args] },
@@ -79,7 +78,6 @@ describe('native spawn helper', () => {
       );
       expect(spawner.helperKind).toBe('native');
       if (!('pid' in r)) throw new Error('not started');
-      const record = () => (existsSync(join(runDir, 'pid')) ? readFileSync(join(runDir, 'pid'), 'utf8') : '');
       await waitFor(() => parseExitRecord(record()) !== undefined, { what: 'exit code' });
       expect(parseExitRecord(record())).toBe('5');
       expect(parseRunRecord(record(), runDir)?.waiter?.pid).toBe(r.pid);

@@ -9,6 +9,7 @@ import { RunFollower, newNonce } from '../src/run/follow';
 import { LocalTransport } from '../src/transport/local';
 import { spawnLocalRun } from '../src/transport/local-run';
 import { LocalSpawner, type RunSpec, type SpawnResult } from '../src/transport/local-spawner';
+import { prepareRunDir } from './helpers/run-dir';
 
 /**
  * The local spawn helper: a small long-lived shell forks the supervisors, so this process never
@@ -49,12 +50,9 @@ describe.each([
 
   it('a run: the answer is its waiter, outside the run session and our process group; the record names the leader (a session leader) and the waiter, then the exit code', async () => {
     const work = join(dir.path, 'w-run');
-    const runDir = join(work, '.fleet', 'runs', 'r1');
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(runDir, 'prompt'), 'sleep 0.3; exit 3\n');
+    const { runDir, record } = prepareRunDir(work, 'sleep 0.3; exit 3\n');
     const r = await spawner.startRun({ runDir, argv: ['sh'] }, work);
     if (!('pid' in r)) throw new Error('not started');
-    const record = () => (existsSync(join(runDir, 'pid')) ? readFileSync(join(runDir, 'pid'), 'utf8') : '');
     await waitFor(() => parseRunRecord(record(), runDir), { what: 'record' });
     const rec = parseRunRecord(record(), runDir);
     expect(rec?.waiter?.pid).toBe(r.pid);
@@ -74,12 +72,9 @@ describe.each([
 
   it('a run whose program does not exist is recorded, ends with 127 and says why in its output', async () => {
     const work = join(dir.path, 'w-nope');
-    const runDir = join(work, '.fleet', 'runs', 'r1');
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(runDir, 'prompt'), '');
+    const { runDir, record } = prepareRunDir(work, '');
     const r = await spawner.startRun({ runDir, argv: ['fleet-no-such-program', '-p'] }, work);
     expect('pid' in r).toBe(true);
-    const record = () => (existsSync(join(runDir, 'pid')) ? readFileSync(join(runDir, 'pid'), 'utf8') : '');
     await waitFor(() => parseExitRecord(record()) !== undefined, { what: 'exit code' });
     expect(parseExitRecord(record())).toBe('127');
     expect(readFileSync(join(runDir, 'out'), 'utf8')).toMatch(/fleet-no-such-program: No such file or directory/);
@@ -87,10 +82,8 @@ describe.each([
 
   it('a run whose record was claimed (abandoned) never starts its agent, and the claim stays as it was', async () => {
     const work = join(dir.path, 'w-claimed');
-    const runDir = join(work, '.fleet', 'runs', 'r1');
     const canary = join(work, 'canary');
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(runDir, 'prompt'), `touch '${canary}'\n`);
+    const { runDir } = prepareRunDir(work, `touch '${canary}'\n`);
     writeFileSync(join(runDir, 'pid'), 'abandoned\n');
     const r = await spawner.startRun({ runDir, argv: ['sh'] }, work);
     if (!('pid' in r)) throw new Error('not answered');
@@ -101,15 +94,12 @@ describe.each([
 
   it.skipIf(runCgroupBase() === undefined)('a run given a cgroup has its leader in it, and leaves it empty', async () => {
     const work = join(dir.path, 'w-cg');
-    const runDir = join(work, '.fleet', 'runs', 'r1');
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(runDir, 'prompt'), 'sleep 0.3\n');
+    const { runDir, record } = prepareRunDir(work, 'sleep 0.3\n');
     const cg = runCgroupPath(runCgroupBase() ?? '', runDir);
     expect(createRunCgroup(cg)).toBe(true);
     try {
       const r = await spawner.startRun({ runDir, argv: ['sh'] }, work, cg);
       if (!('pid' in r)) throw new Error('not started');
-      const record = () => (existsSync(join(runDir, 'pid')) ? readFileSync(join(runDir, 'pid'), 'utf8') : '');
       const leader = (await waitFor(() => parseRunRecord(record(), runDir), { what: 'record' })).handle.pid;
       await waitFor(() => readRunCgroup(cg)?.pids.includes(leader), { what: 'the leader in the cgroup' });
       await waitFor(() => parseExitRecord(record()) === '0', { what: 'exit code' });
@@ -144,9 +134,7 @@ describe.each([
     ['before the supervisor wrote its record (a drop before the PID line)', false],
   ])('a start whose answer is lost %s is recovered from the run directory and followed to its own exit code', async (_what, late) => {
     const work = join(dir.path, `w3-${late}`);
-    const runDir = join(work, '.fleet', 'runs', 'lost-answer-1');
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(runDir, 'prompt'), 'echo one; sleep 0.3; echo two; exit 4\n');
+    const { runDir } = prepareRunDir(work, 'echo one; sleep 0.3; echo two; exit 4\n', 'lost-answer-1');
     const run = { runDir, argv: ['sh'] };
     // The run really starts, but the caller is told nothing came back.
     const lossy = {

@@ -4,6 +4,7 @@ import { lstat, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { assertHelperRequest } from './paths';
 
 /**
  * The native spawn helper (linux-spawn-helper.c): the shell helper's job without its process
@@ -68,8 +69,7 @@ function fields(list: readonly string[]): string {
 }
 
 function header(kind: 'run' | 'start', id: number, cwd: string, cgroup: string | undefined): string[] {
-  if (!Number.isSafeInteger(id) || id < 0) throw new Error('invalid request id');
-  if (cgroup !== undefined && !cgroup.startsWith('/')) throw new Error('cgroup must be an absolute path');
+  assertHelperRequest(id, cgroup);
   return [kind, String(id), cwd, cgroup ?? '-'];
 }
 

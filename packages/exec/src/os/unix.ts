@@ -1,7 +1,7 @@
 import type { RunHandle } from '../identity';
 import { shQuote } from '../quote';
 import { nativeRunRequest, nativeSpawnHelper, nativeSpawnRequest } from './linux-spawn-native';
-import { assertEnvName, assertNonce, assertRunId } from './paths';
+import { assertEnvName, assertHelperRequest, assertNonce, assertRunId } from './paths';
 import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
 
 /**
@@ -213,8 +213,7 @@ echo "FLEET_HELPER:ready"
 
 /** One helper request line: `<fn> <id> <cwd> <cgroup|-> <args…>`, every field validated and quoted. */
 function helperRequest(fn: string, id: number, cwd: string, cgroup: string | undefined, args: readonly string[]): string {
-  if (!Number.isSafeInteger(id) || id < 0) throw new Error('invalid request id');
-  if (cgroup !== undefined && !cgroup.startsWith('/')) throw new Error('cgroup must be an absolute path');
+  assertHelperRequest(id, cgroup);
   return `${fn} ${id} ${shQuote(cwd, 'workFolder')} ${shQuote(cgroup ?? '-', 'cgroup')} ${args.join(' ')}\n`;
 }
 

@@ -9,6 +9,9 @@ export type RunSpec = Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>;
 /** The outcome of one start request: the PID of what was started, or why nothing was. */
 export type SpawnResult = { pid: number } | { error: 'workfolder_missing' | 'spawn_failed' };
 
+/** What turns a start into the running helper's request (the script's and the compiled one's differ). */
+type RequestEncoder = Pick<OsCommands, 'spawnRequest' | 'runRequest'>;
+
 /** Which spawn helper: the compiled one where it can be built (else the script), or the script. */
 export type HelperChoice = 'auto' | 'script';
 
@@ -39,9 +42,7 @@ export class LocalSpawner {
 
   /** `cgroup`: an existing empty cgroup the supervisor starts in (helper only; see os/linux-cgroup.ts). */
   async start(argv: readonly string[], cwd: string, cgroup?: string): Promise<SpawnResult> {
-    const viaHelper = await this.request((id, native) =>
-      native ? this.os.nativeSpawnHelper?.spawnRequest(id, cwd, argv, cgroup) : this.os.spawnRequest?.(id, cwd, argv, cgroup),
-    );
+    const viaHelper = await this.request((id, encode) => encode.spawnRequest?.(id, cwd, argv, cgroup));
     return viaHelper ?? spawnDirect(argv, cwd);
   }
 
@@ -51,21 +52,23 @@ export class LocalSpawner {
    * waiter's PID, the leader is in the record. Without the helper: the supervisor, started directly.
    */
   async startRun(run: RunSpec, cwd: string, cgroup?: string): Promise<SpawnResult> {
-    const viaHelper = await this.request((id, native) =>
-      native ? this.os.nativeSpawnHelper?.runRequest(id, cwd, run, cgroup) : this.os.runRequest?.(id, cwd, run, cgroup),
-    );
+    const viaHelper = await this.request((id, encode) => encode.runRequest?.(id, cwd, run, cgroup));
     if (viaHelper) return viaHelper;
     if (!this.os.supervisorArgv) return { error: 'spawn_failed' };
     return spawnDirect(this.os.supervisorArgv(run), cwd);
   }
 
-  /** One request to the helper, if it can take one (`build` validates and encodes every field, may throw). */
-  private async request(build: (id: number, native: boolean) => string | undefined): Promise<SpawnResult | undefined> {
+  /**
+   * One request to the helper, if it can take one: `build` encodes it with the running helper's
+   * encoder (validating and quoting or NUL-separating every field; it may throw).
+   */
+  private async request(build: (id: number, encode: RequestEncoder) => string | undefined): Promise<SpawnResult | undefined> {
     if (!this.os.spawnHelperScript || this.disabled || !(await this.helperReady())) return undefined;
     const h = this.helper;
-    if (!h?.stdin?.writable) return undefined;
+    const encode = this.kind === 'native' ? this.os.nativeSpawnHelper : this.os;
+    if (!h?.stdin?.writable || !encode) return undefined;
     const id = ++this.seq;
-    const request = build(id, this.kind === 'native');
+    const request = build(id, encode);
     if (request === undefined) return undefined;
     const answer = new Promise<SpawnResult>((resolve) => this.waiting.set(id, resolve));
     (h.stdout as Socket | null)?.ref();
