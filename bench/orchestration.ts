@@ -196,7 +196,6 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
       ours: () => inChild('ours', n1, 1, disk),
       ...(shmRoot ? { tmpfs: () => inChild('ours', n1, 1, shmRoot) } : {}),
       ...(cgroups ? { nocgroup: () => inChild('ours', n1, 1, disk, { FLEET_CGROUP: 'off' }) } : {}),
-      script: () => inChild('ours', n1, 1, disk, { FLEET_SPAWN_HELPER: 'script' }),
     });
     b4 = await interleaved(rounds, { raw: () => inChild('raw', n4, members), ours: () => inChild('ours', n4, members, disk) });
     // What the run directory costs where the runs were (before the roots are deleted).
@@ -253,12 +252,6 @@ export async function benchOrchestration(): Promise<BenchRow[]> {
       better: 'lower',
       notes,
     });
-  variant(
-    'script',
-    'Orchestration as above, FLEET_SPAWN_HELPER=script: local runs started by the shell spawn helper',
-    'queue + worker + run protocol, shell spawn helper (setsid(1) and two shell forks per run)',
-    `ms/job with the shell helper: ${perJob(b1.rounds('script'))}`,
-  );
   if (cgroups) {
     variant(
       'nocgroup',

@@ -59,15 +59,10 @@ describe('docker-compose.yml and Dockerfile', () => {
     expect(d).toMatch(/npm ci/);
   });
 
-  it('the image carries the native spawn helper, built by the code that looks for it, and no local build output', () => {
+  it('the image builds nothing at run time: no compiler, no local build output', () => {
     const d = readFileSync(`${root}/Dockerfile`, 'utf8');
-    const stage = /^FROM \S+ AS (\S+)$/m.exec(d)?.[1];
-    expect(stage).toBeDefined();
-    expect(d).toContain("buildSpawnHelper({ dir: 'packages/exec/build'");
-    expect(d).toContain(`COPY --from=${stage} /app/packages/exec/build ./packages/exec/build`);
-    // The final stage is the last FROM: it has no compiler.
-    expect(d.slice(d.lastIndexOf('\nFROM '))).not.toMatch(/gcc/);
+    expect(d).not.toMatch(/\b(gcc|cc|clang|make)\b/);
     const ignore = readFileSync(`${root}/.dockerignore`, 'utf8').split('\n');
-    for (const p of ['**/node_modules', 'packages/exec/build', '.fleet']) expect(ignore).toContain(p);
+    for (const p of ['**/node_modules', '.fleet']) expect(ignore).toContain(p);
   });
 });

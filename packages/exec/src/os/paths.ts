@@ -14,7 +14,7 @@ export function assertNonce(nonce: string): void {
   if (!/^[a-f0-9]{16,64}$/.test(nonce)) throw new Error('invalid nonce');
 }
 
-/** A spawn helper request's id and cgroup (either helper: the script's, or the compiled one's). */
+/** A spawn helper request's id and cgroup. */
 export function assertHelperRequest(id: number, cgroup: string | undefined): void {
   if (!Number.isSafeInteger(id) || id < 0) throw new Error('invalid request id');
   if (cgroup !== undefined && !cgroup.startsWith('/')) throw new Error('cgroup must be an absolute path');

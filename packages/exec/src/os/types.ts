@@ -59,16 +59,6 @@ export interface OsCommands {
    * the run's waiter, the leader's is in the record (see os/unix.ts). Undefined where unsupported.
    */
   runRequest?(id: number, cwd: string, opts: Omit<WrapperOptions, 'nonce' | 'workFolder'>, cgroup?: string): string;
-  /**
-   * A compiled helper with the script's answers and run records, fewer process executions per run,
-   * and its own request encoding (os/linux-spawn-native.ts). `executable` builds it on first use;
-   * undefined where it cannot be built: the script is used.
-   */
-  readonly nativeSpawnHelper?: {
-    executable(): Promise<string | undefined>;
-    spawnRequest(id: number, cwd: string, argv: readonly string[], cgroup?: string): string;
-    runRequest(id: number, cwd: string, opts: Omit<WrapperOptions, 'nonce' | 'workFolder'>, cgroup?: string): string;
-  };
   reattachScript(opts: ReattachOptions): string;
   probeScript(handle: RunHandle): string;
   killScript(handle: RunHandle, opts: KillOptions): string;

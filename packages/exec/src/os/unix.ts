@@ -1,6 +1,5 @@
 import type { RunHandle } from '../identity';
 import { shQuote } from '../quote';
-import { nativeRunRequest, nativeSpawnHelper, nativeSpawnRequest } from './linux-spawn-native';
 import { assertEnvName, assertHelperRequest, assertNonce, assertRunId } from './paths';
 import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
 
@@ -152,9 +151,7 @@ ${STREAM}`;
 }
 
 /**
- * The spawn helper where the compiled one (linux-spawn-helper.c, the same answers and records with
- * a setsid(2) call instead of the \`setsid\` exec and without the shell's forks) cannot be built:
- * one small \`sh\` per worker process, in its own session, reading requests on stdin. Forking this
+ * The spawn helper: one small \`sh\` per worker process, in its own session, reading requests on stdin. Forking this
  * shell costs a fraction of forking the worker (whose fork time grows with its memory, and blocks
  * its event loop). A background subshell is no process-group leader (no job
  * control here), so \`setsid\` calls setsid(2) and execs in place. The helper reaps what it forked as
@@ -445,11 +442,6 @@ if [ -e ${shQuote(`${runDir}/pid`)} ]; then echo FLEET_ERR:rundir_used; else ech
   spawnHelperScript: SPAWN_HELPER,
   spawnRequest,
   runRequest,
-  nativeSpawnHelper: {
-    executable: nativeSpawnHelper,
-    spawnRequest: nativeSpawnRequest,
-    runRequest: (id, cwd, opts, cgroup) => nativeRunRequest(id, cwd, opts.runDir, agentCommand(opts), cgroup),
-  },
   reattachScript,
   probeScript,
   killScript,

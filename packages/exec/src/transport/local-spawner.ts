@@ -9,36 +9,23 @@ export type RunSpec = Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>;
 /** The outcome of one start request: the PID of what was started, or why nothing was. */
 export type SpawnResult = { pid: number } | { error: 'workfolder_missing' | 'spawn_failed' };
 
-/** What turns a start into the running helper's request (the script's and the compiled one's differ). */
-type RequestEncoder = Pick<OsCommands, 'spawnRequest' | 'runRequest'>;
-
-/** Which spawn helper: the compiled one where it can be built (else the script), or the script. */
-export type HelperChoice = 'auto' | 'script';
-
 /**
  * Starts runs (and, for tests, any command) in their own sessions. Through the OS's spawn helper
- * when it has one (a small long-lived process: the fork happens there, not in this process, whose
- * fork blocks the event loop for a time that grows with its memory) — its compiled helper where that
- * can be built, else its script; otherwise, or if no helper can be used, with a detached
- * child_process.spawn. A request whose answer is lost with the helper is `spawn_failed` only as far
- * as we know: the caller recovers the truth from the run directory.
+ * when it has one (a small long-lived shell: the fork happens there, not in this process, whose
+ * fork blocks the event loop for a time that grows with its memory); otherwise, or if the helper
+ * cannot be used, with a detached child_process.spawn. A request whose answer is lost with the
+ * helper is `spawn_failed` only as far as we know: the caller recovers the truth from the run
+ * directory.
  */
 export class LocalSpawner {
   private helper: ChildProcess | undefined;
   private ready: Promise<boolean> | undefined;
-  private kind: 'native' | 'script' | undefined;
   private readonly waiting = new Map<number, (r: SpawnResult) => void>();
   private seq = 0;
   private disabled = false;
   private closed = false;
-  /** The compiled helper exited before it was ready: the script serves from then on. */
-  private nativeFailed = false;
 
-  /** `choice`: FLEET_SPAWN_HELPER (`auto`, the default, or `script`). */
-  constructor(
-    private readonly os: OsCommands,
-    private readonly choice: HelperChoice = process.env.FLEET_SPAWN_HELPER === 'script' ? 'script' : 'auto',
-  ) {}
+  constructor(private readonly os: OsCommands) {}
 
   /** `cgroup`: an existing empty cgroup the supervisor starts in (helper only; see os/linux-cgroup.ts). */
   async start(argv: readonly string[], cwd: string, cgroup?: string): Promise<SpawnResult> {
@@ -59,16 +46,15 @@ export class LocalSpawner {
   }
 
   /**
-   * One request to the helper, if it can take one: `build` encodes it with the running helper's
-   * encoder (validating and quoting or NUL-separating every field; it may throw).
+   * One request to the helper, if it can take one: `build` encodes it (validating and quoting every
+   * field; it may throw).
    */
-  private async request(build: (id: number, encode: RequestEncoder) => string | undefined): Promise<SpawnResult | undefined> {
+  private async request(build: (id: number, encode: OsCommands) => string | undefined): Promise<SpawnResult | undefined> {
     if (!this.os.spawnHelperScript || this.disabled || !(await this.helperReady())) return undefined;
     const h = this.helper;
-    const encode = this.kind === 'native' ? this.os.nativeSpawnHelper : this.os;
-    if (!h?.stdin?.writable || !encode) return undefined;
+    if (!h?.stdin?.writable) return undefined;
     const id = ++this.seq;
-    const request = build(id, encode);
+    const request = build(id, this.os);
     if (request === undefined) return undefined;
     const answer = new Promise<SpawnResult>((resolve) => this.waiting.set(id, resolve));
     (h.stdout as Socket | null)?.ref();
@@ -82,14 +68,10 @@ export class LocalSpawner {
   }
 
   private async startHelper(): Promise<boolean> {
-    const exe = this.choice === 'auto' && !this.nativeFailed ? await this.os.nativeSpawnHelper?.executable() : undefined;
     if (this.closed) return false;
     // Its own session: the runs' waiters are its children, and must outlive a signal to our group.
-    const h = exe
-      ? spawn(exe, [], { stdio: ['pipe', 'pipe', 'ignore'], detached: true })
-      : spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    const h = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     this.helper = h;
-    this.kind = exe ? 'native' : 'script';
     const ready = new Promise<boolean>((resolve) => {
       let buf = '';
       h.stdout?.setEncoding('utf8');
@@ -100,7 +82,6 @@ export class LocalSpawner {
           buf = buf.slice(nl + 1);
           const ready = HELPER_LINE.exec(line);
           if (ready) {
-            wasReady = true;
             if (ready[1] !== 'ready') this.disabled = true;
             resolve(ready[1] === 'ready');
             continue;
@@ -117,14 +98,11 @@ export class LocalSpawner {
           );
         }
       });
-      let wasReady = false;
       const gone = () => {
-        if (exe && !wasReady) this.nativeFailed = true;
         resolve(false);
         if (this.helper === h) {
           this.helper = undefined;
           this.ready = undefined;
-          this.kind = undefined;
         }
         // Unanswered requests may or may not have started a supervisor: the caller looks at the run directory.
         for (const done of this.waiting.values()) done({ error: 'spawn_failed' });
@@ -134,17 +112,12 @@ export class LocalSpawner {
       h.on('exit', gone);
       h.stdin?.on('error', () => {});
     });
-    if (!exe) h.stdin?.write(this.os.spawnHelperScript ?? '');
+    h.stdin?.write(this.os.spawnHelperScript ?? '');
     // The helper must never keep this process alive.
     h.unref();
     (h.stdin as Socket | null)?.unref();
     (h.stdout as Socket | null)?.unref();
     return ready;
-  }
-
-  /** Which helper serves requests now (for tests and diagnostics). */
-  get helperKind(): 'native' | 'script' | undefined {
-    return this.kind;
   }
 
   /** The helper's PID while one runs (for tests and diagnostics). */
