@@ -11,6 +11,10 @@ export interface WorkerConfig {
   lockDurationMs: number;
   stalledIntervalMs: number;
   sweepIntervalMs: number;
+  /** Finished run directories are deleted once nothing changed in them for this long (the prompt file is sensitive). */
+  runRetentionMs: number;
+  /** How often run directories are pruned. */
+  runPruneIntervalMs: number;
   memberRefreshMs: number;
   /** How often queues are scanned for work (besides the enqueue nudge on pub/sub). */
   workScanMs: number;
@@ -47,6 +51,8 @@ export function loadConfig(env = process.env): WorkerConfig {
     lockDurationMs: num(env, 'FLEET_LOCK_DURATION_MS', 30_000),
     stalledIntervalMs: num(env, 'FLEET_STALLED_INTERVAL_MS', 15_000),
     sweepIntervalMs: num(env, 'FLEET_SWEEP_INTERVAL_MS', 30_000),
+    runRetentionMs: num(env, 'FLEET_RUN_RETENTION_MS', 7 * 86_400_000),
+    runPruneIntervalMs: num(env, 'FLEET_RUN_PRUNE_INTERVAL_MS', 600_000),
     memberRefreshMs: num(env, 'FLEET_MEMBER_REFRESH_MS', 10_000),
     workScanMs: num(env, 'FLEET_WORK_SCAN_MS', 2_000),
     workerIdleMs: num(env, 'FLEET_WORKER_IDLE_MS', 30_000),

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { WorkerConfig } from './config';
 import { fleetBackoff } from './errors';
 import { makeProcessor } from './processor';
+import { pruneRunDirs } from './prune-run-dirs';
 import { sweep } from './sweeper';
 import { Transports } from './transports';
 
@@ -70,6 +71,9 @@ export class FleetWorker {
     this.timers.push(setInterval(() => void this.refreshMembers(), this.cfg.memberRefreshMs));
     this.timers.push(setInterval(() => void this.scanWork(), this.cfg.workScanMs));
     this.timers.push(setInterval(() => void this.runSweep('periodic'), this.cfg.sweepIntervalMs));
+    // Not awaited: a fleet's run directories must not hold back the start.
+    void this.runPrune();
+    this.timers.push(setInterval(() => void this.runPrune(), this.cfg.runPruneIntervalMs));
     this.log.info(
       { workerId: this.cfg.workerId, members: this.memberIds.size, serving: this.workers.size, startMs: Date.now() - t0 },
       'worker started',
@@ -91,6 +95,26 @@ export class FleetWorker {
         if (r.killed > 0 || r.removed > 0 || why === 'startup') this.log.info({ ...r, ms: Date.now() - t, why }, 'sweep done');
       } catch (err) {
         this.log.error({ err: (err as Error).message }, 'sweep failed');
+      }
+    });
+    return this.sweeping;
+  }
+
+  /** Deletes finished run directories past their retention, in turn with the sweeps. */
+  private runPrune(): Promise<unknown> {
+    this.sweeping = this.sweeping.then(async () => {
+      if (this.stopping) return;
+      const t = Date.now();
+      try {
+        const r = await pruneRunDirs({
+          registry: this.registry,
+          transports: this.transports,
+          log: this.log,
+          retentionMs: this.cfg.runRetentionMs,
+        });
+        if (r.removed > 0) this.log.info({ ...r, ms: Date.now() - t }, 'run directory prune done');
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'run directory prune failed');
       }
     });
     return this.sweeping;

@@ -16,7 +16,7 @@ export {
   killUnconfirmed,
   probeRun,
   readRunPidFile,
-  removeRunDir,
+  pruneRunDirs,
   controlExec,
   triageRuns,
   needsKill,

@@ -320,6 +320,24 @@ export class Registry {
     return decodeRun(memberId, await this.redis.hgetall(this.keys.run(memberId)));
   }
 
+  /**
+   * The run directories every parked record names (their attempts will take their results from
+   * them): one SCAN over the parked keys, then one read per key.
+   */
+  async listParkedRunDirs(): Promise<string[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', this.keys.parkedPattern(), 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    if (keys.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const k of keys) p.hget(k, 'runDir');
+    return ((await p.exec()) ?? []).map((r) => r[1]).filter((d): d is string => typeof d === 'string' && d !== '');
+  }
+
   /** Every run record with its member's fence holder (two round trips whatever the fleet size). */
   async listRuns(): Promise<Array<{ run: RunRecord; fence: string | null }>> {
     const ids = await this.listMemberIds();

@@ -73,6 +73,11 @@ export interface OsCommands {
   readFileTailScript(path: string, bytes: number): string;
   removeRunDirScript(workFolder: string, runDir: string): string;
   /**
+   * Deletes the work folder's finished run directories that nothing changed for `retentionS`, except
+   * those in `keep`; prints `FLEET_PRUNED:<count>`. Undefined where not implemented yet.
+   */
+  pruneRunDirsScript?(workFolder: string, retentionS: number, keep: readonly string[]): string;
+  /**
    * For a run whose PID never reached Redis: prints `FLEET_CLAIM:record` and the supervisor's record
    * line if it started, else claims the record's place so that it never can (`FLEET_CLAIM:claimed`),
    * or `FLEET_CLAIM:pending` while its record is half written.

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { RunHandle } from '../identity';
 import { shQuote } from '../quote';
 import { assertEnvName, assertHelperRequest, assertNonce, assertRunId } from './paths';
@@ -414,6 +415,16 @@ echo "FLEET_CLAIM:pending"
 `;
 }
 
+/** Scripts kept as files (syntax-checked by the tests), loaded once; they take every variable part as a positional parameter. */
+const PRUNE_RUN_DIRS = readFileSync(new URL('./linux/sh/prune-run-dirs.sh', import.meta.url), 'utf8');
+
+function pruneRunDirsScript(workFolder: string, retentionS: number, keep: readonly string[]): string {
+  if (!Number.isSafeInteger(retentionS) || retentionS < 0) throw new Error('invalid retention');
+  const root = `${workFolder.replace(/\/+$/, '')}/.fleet/runs`;
+  const args = [root, String(retentionS), ...keep].map((a) => shQuote(a, 'runDir'));
+  return `set -- ${args.join(' ')}\n${PRUNE_RUN_DIRS}`;
+}
+
 function removeRunDirScript(workFolder: string, runDir: string): string {
   const root = `${workFolder.replace(/\/+$/, '')}/.fleet/runs/`;
   if (!runDir.startsWith(root) || runDir.length <= root.length || runDir.includes('/../')) {
@@ -449,6 +460,7 @@ if [ -e ${shQuote(`${runDir}/pid`)} ]; then echo FLEET_ERR:rundir_used; else ech
   readFileScript: (path) => `cat -- ${shQuote(path, 'path')} 2>/dev/null\n`,
   readFileTailScript: (path, bytes) => `tail -c ${Math.max(1, Math.floor(bytes))} -- ${shQuote(path, 'path')} 2>/dev/null\n`,
   removeRunDirScript,
+  pruneRunDirsScript,
   claimRunScript,
   controlFrame(script, endTag) {
     // The script travels as a here-document whose delimiter carries the nonce'd tag: nothing in the

@@ -90,8 +90,21 @@ export async function claimRun(transport: Transport, runDir: string, backoff?: B
   return parseClaim(await controlExec(transport, transport.os.claimRunScript(runDir), backoff), runDir);
 }
 
-export async function removeRunDir(transport: Transport, workFolder: string, runDir: string): Promise<void> {
-  await controlExec(transport, transport.os.removeRunDirScript(workFolder, runDir));
+/**
+ * Deletes the member's finished run directories older than `retentionMs`, except `keep` (runs a
+ * record still names). The count deleted, or undefined where the member's OS cannot do it yet.
+ */
+export async function pruneRunDirs(
+  transport: Transport,
+  workFolder: string,
+  retentionMs: number,
+  keep: readonly string[],
+): Promise<number | undefined> {
+  const script = transport.os.pruneRunDirsScript?.(workFolder, Math.floor(retentionMs / 1000), keep);
+  if (script === undefined) return undefined;
+  const m = /^FLEET_PRUNED:(\d+)$/m.exec(await controlExec(transport, script));
+  if (!m) throw new Error('prune of run directories gave no count');
+  return Number(m[1]);
 }
 
 /** Classifies many runs on one member host with a single pass over its process table. */
