@@ -54,8 +54,9 @@ async function measure(members: number) {
     await new Promise<void>((resolve, reject) => {
       w.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        const sw = /"ms":(\d+),"why":"startup","msg":"sweep done"/.exec(out);
-        if (sw) sweepMs = Number(sw[1]);
+        const sw = /^.*"msg":"sweep done".*$/m.exec(out)?.[0];
+        const done = sw && (JSON.parse(sw) as { ms?: number; why?: string });
+        if (done && done.why === 'startup') sweepMs = Number(done.ms);
         if (out.includes('"msg":"worker started"') && !startMs) {
           startMs = performance.now() - t0;
           resolve();

@@ -81,40 +81,44 @@ export class FleetWorker {
   }
 
   private runSweep(why: string): Promise<unknown> {
-    this.sweeping = this.sweeping.then(async () => {
-      if (this.stopping) return;
-      const t = Date.now();
-      try {
-        const r = await sweep({
-          registry: this.registry,
-          jobs: this.jobs,
-          transports: this.transports,
-          log: this.log,
-          killTimeoutMs: this.cfg.killTimeoutMs,
-        });
-        if (r.killed > 0 || r.removed > 0 || why === 'startup') this.log.info({ ...r, ms: Date.now() - t, why }, 'sweep done');
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, 'sweep failed');
-      }
+    return this.inTurn('sweep', async () => {
+      const r = await sweep({
+        registry: this.registry,
+        jobs: this.jobs,
+        transports: this.transports,
+        log: this.log,
+        killTimeoutMs: this.cfg.killTimeoutMs,
+      });
+      return r.killed > 0 || r.removed > 0 || why === 'startup' ? { ...r, why } : undefined;
     });
-    return this.sweeping;
   }
 
-  /** Deletes finished run directories past their retention, in turn with the sweeps. */
+  /** Deletes finished run directories past their retention. */
   private runPrune(): Promise<unknown> {
+    return this.inTurn('run directory prune', async () => {
+      const r = await pruneRunDirs({
+        registry: this.registry,
+        transports: this.transports,
+        log: this.log,
+        retentionMs: this.cfg.runRetentionMs,
+      });
+      return r.removed > 0 ? r : undefined;
+    });
+  }
+
+  /**
+   * Sweeps and prunes run one at a time, never while stopping. What `fn` returns is logged as done
+   * (nothing when there is nothing to tell); a failure is logged, not thrown.
+   */
+  private inTurn(what: string, fn: () => Promise<object | undefined>): Promise<unknown> {
     this.sweeping = this.sweeping.then(async () => {
       if (this.stopping) return;
       const t = Date.now();
       try {
-        const r = await pruneRunDirs({
-          registry: this.registry,
-          transports: this.transports,
-          log: this.log,
-          retentionMs: this.cfg.runRetentionMs,
-        });
-        if (r.removed > 0) this.log.info({ ...r, ms: Date.now() - t }, 'run directory prune done');
+        const told = await fn();
+        if (told) this.log.info({ ...told, ms: Date.now() - t }, `${what} done`);
       } catch (err) {
-        this.log.error({ err: (err as Error).message }, 'run directory prune failed');
+        this.log.error({ err: (err as Error).message }, `${what} failed`);
       }
     });
     return this.sweeping;
