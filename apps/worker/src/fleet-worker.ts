@@ -33,6 +33,8 @@ export class FleetWorker {
   private stopping = false;
   private leaving = false;
   private sweeping: Promise<unknown> = Promise.resolve();
+  /** Prunes have a lane of their own: a member that does not answer must not hold back the sweeps. */
+  private pruning: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly cfg: WorkerConfig,
@@ -81,7 +83,7 @@ export class FleetWorker {
   }
 
   private runSweep(why: string): Promise<unknown> {
-    return this.inTurn('sweep', async () => {
+    return this.inTurn('sweeping', 'sweep', async () => {
       const r = await sweep({
         registry: this.registry,
         jobs: this.jobs,
@@ -95,7 +97,7 @@ export class FleetWorker {
 
   /** Deletes finished run directories past their retention. */
   private runPrune(): Promise<unknown> {
-    return this.inTurn('run directory prune', async () => {
+    return this.inTurn('pruning', 'run directory prune', async () => {
       const r = await pruneRunDirs({
         registry: this.registry,
         transports: this.transports,
@@ -107,11 +109,11 @@ export class FleetWorker {
   }
 
   /**
-   * Sweeps and prunes run one at a time, never while stopping. What `fn` returns is logged as done
-   * (nothing when there is nothing to tell); a failure is logged, not thrown.
+   * Sweeps run one at a time, and so do prunes (each in its lane), never while stopping. What `fn`
+   * returns is logged as done (nothing when there is nothing to tell); a failure is logged, not thrown.
    */
-  private inTurn(what: string, fn: () => Promise<object | undefined>): Promise<unknown> {
-    this.sweeping = this.sweeping.then(async () => {
+  private inTurn(lane: 'sweeping' | 'pruning', what: string, fn: () => Promise<object | undefined>): Promise<unknown> {
+    this[lane] = this[lane].then(async () => {
       if (this.stopping) return;
       const t = Date.now();
       try {
@@ -121,7 +123,7 @@ export class FleetWorker {
         this.log.error({ err: (err as Error).message }, `${what} failed`);
       }
     });
-    return this.sweeping;
+    return this[lane];
   }
 
   /** Re-reads the member list, then serves the queues that have work. */
