@@ -54,7 +54,8 @@ async function measure(members: number) {
     await new Promise<void>((resolve, reject) => {
       w.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        const sw = /^.*"msg":"sweep done".*$/m.exec(out)?.[0];
+        // (a complete line only: a chunk may end inside it)
+        const sw = /^(.*"msg":"sweep done".*)\n/m.exec(out)?.[1];
         const done = sw && (JSON.parse(sw) as { ms?: number; why?: string });
         if (done && done.why === 'startup') sweepMs = Number(done.ms);
         if (out.includes('"msg":"worker started"') && !startMs) {

@@ -69,11 +69,9 @@ describe('windows scripts (text)', () => {
     expect(k).toMatch(/while \(\(Fleet-Alive \$P \$S\)/);
   });
 
-  it('refuses NUL and non-numeric identities, and only removes run directories', () => {
+  it('refuses NUL, non-numeric identities and run ids outside the runs folder', () => {
     expect(() => windows.wrapperScript({ runDir: 'C:\\a', workFolder: 'C:\\a\0b', argv: ['x'], nonce: NONCE })).toThrow(/NUL/);
     expect(() => windows.killScript({ pid: 1, bootId: 'b', startTime: '1; calc', runDir: 'C:\\r' }, { timeoutMs: 1 })).toThrow();
-    expect(() => windows.removeRunDirScript('C:\\w', 'C:\\w')).toThrow(/refusing/);
-    expect(windows.removeRunDirScript('C:\\w', 'C:\\w\\.fleet\\runs\\j-1')).toContain(`-LiteralPath 'C:\\w\\.fleet\\runs\\j-1'`);
     expect(windows.runDir('C:\\w\\', 'job-1')).toBe('C:\\w\\.fleet\\runs\\job-1');
     expect(() => windows.runDir('C:\\w', '..\\x')).toThrow();
   });

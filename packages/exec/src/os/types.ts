@@ -71,7 +71,6 @@ export interface OsCommands {
   readFileScript(path: string): string;
   /** The last `bytes` bytes of a file (for result parsing after an adoption). */
   readFileTailScript(path: string, bytes: number): string;
-  removeRunDirScript(workFolder: string, runDir: string): string;
   /**
    * Deletes the work folder's finished run directories that nothing changed for `retentionS`, except
    * those in `keep`; prints `FLEET_PRUNED:<count>`. Undefined where not implemented yet.

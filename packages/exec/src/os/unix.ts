@@ -425,14 +425,6 @@ function pruneRunDirsScript(workFolder: string, retentionS: number, keep: readon
   return `set -- ${args.join(' ')}\n${PRUNE_RUN_DIRS}`;
 }
 
-function removeRunDirScript(workFolder: string, runDir: string): string {
-  const root = `${workFolder.replace(/\/+$/, '')}/.fleet/runs/`;
-  if (!runDir.startsWith(root) || runDir.length <= root.length || runDir.includes('/../')) {
-    throw new Error(`refusing to remove ${runDir}: not a run directory of ${workFolder}`);
-  }
-  return `rm -rf -- ${shQuote(runDir)}\n`;
-}
-
 export const unix: OsCommands = {
   name: 'linux',
   shellCommand: 'sh -s',
@@ -459,7 +451,6 @@ if [ -e ${shQuote(`${runDir}/pid`)} ]; then echo FLEET_ERR:rundir_used; else ech
   triageScript,
   readFileScript: (path) => `cat -- ${shQuote(path, 'path')} 2>/dev/null\n`,
   readFileTailScript: (path, bytes) => `tail -c ${Math.max(1, Math.floor(bytes))} -- ${shQuote(path, 'path')} 2>/dev/null\n`,
-  removeRunDirScript,
   pruneRunDirsScript,
   claimRunScript,
   controlFrame(script, endTag) {

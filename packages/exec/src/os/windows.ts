@@ -161,14 +161,6 @@ ${calls.join('\n')}
 `;
 }
 
-function removeRunDirScript(workFolder: string, runDir: string): string {
-  const root = `${workFolder.replace(/[\\/]+$/, '')}\\.fleet\\runs\\`;
-  if (!runDir.startsWith(root) || runDir.length <= root.length || runDir.includes('..')) {
-    throw new Error(`refusing to remove ${runDir}: not a run directory of ${workFolder}`);
-  }
-  return `Remove-Item -Recurse -Force -ErrorAction SilentlyContinue -LiteralPath ${psQuote(runDir)}\n`;
-}
-
 /** See OsCommands.claimRunScript. The supervisor moves its record into place (never over one). */
 function claimRunScript(runDir: string): string {
   return `$d = ${psQuote(runDir, 'runDir')}
@@ -215,7 +207,6 @@ if (Test-Path -LiteralPath (Join-Path ${psQuote(runDir)} 'pid')) { [Console]::Ou
     `if (Test-Path -LiteralPath ${psQuote(path, 'path')}) { [Console]::Out.Write([IO.File]::ReadAllText(${psQuote(path)})) }\n`,
   readFileTailScript: (path, bytes) =>
     `if (Test-Path -LiteralPath ${psQuote(path, 'path')}) { $f = [IO.File]::Open(${psQuote(path)}, 'Open', 'Read', 'ReadWrite'); [void]$f.Seek([Math]::Max(0, $f.Length - ${Math.max(1, Math.floor(bytes))}), 'Begin'); $r = New-Object IO.StreamReader($f); [Console]::Out.Write($r.ReadToEnd()); $f.Close() }\n`,
-  removeRunDirScript,
   claimRunScript,
   controlFrame(script, endTag) {
     return `& { powershell.exe -NoProfile -NonInteractive -EncodedCommand ${encodePs(script)} 2>&1 | Out-String -Stream }; [Console]::Out.Write("\`n${endTag}:$LASTEXITCODE\`n")\n`;

@@ -29,7 +29,7 @@ export class LocalSpawner {
 
   /** `cgroup`: an existing empty cgroup the supervisor starts in (helper only; see os/linux-cgroup.ts). */
   async start(argv: readonly string[], cwd: string, cgroup?: string): Promise<SpawnResult> {
-    const viaHelper = await this.request((id, encode) => encode.spawnRequest?.(id, cwd, argv, cgroup));
+    const viaHelper = await this.request((id) => this.os.spawnRequest?.(id, cwd, argv, cgroup));
     return viaHelper ?? spawnDirect(argv, cwd);
   }
 
@@ -39,7 +39,7 @@ export class LocalSpawner {
    * waiter's PID, the leader is in the record. Without the helper: the supervisor, started directly.
    */
   async startRun(run: RunSpec, cwd: string, cgroup?: string): Promise<SpawnResult> {
-    const viaHelper = await this.request((id, encode) => encode.runRequest?.(id, cwd, run, cgroup));
+    const viaHelper = await this.request((id) => this.os.runRequest?.(id, cwd, run, cgroup));
     if (viaHelper) return viaHelper;
     if (!this.os.supervisorArgv) return { error: 'spawn_failed' };
     return spawnDirect(this.os.supervisorArgv(run), cwd);
@@ -49,12 +49,12 @@ export class LocalSpawner {
    * One request to the helper, if it can take one: `build` encodes it (validating and quoting every
    * field; it may throw).
    */
-  private async request(build: (id: number, encode: OsCommands) => string | undefined): Promise<SpawnResult | undefined> {
+  private async request(build: (id: number) => string | undefined): Promise<SpawnResult | undefined> {
     if (!this.os.spawnHelperScript || this.disabled || !(await this.helperReady())) return undefined;
     const h = this.helper;
     if (!h?.stdin?.writable) return undefined;
     const id = ++this.seq;
-    const request = build(id, this.os);
+    const request = build(id);
     if (request === undefined) return undefined;
     const answer = new Promise<SpawnResult>((resolve) => this.waiting.set(id, resolve));
     (h.stdout as Socket | null)?.ref();
