@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config';
 import { fleetBackoff } from './errors';
-import { makeProcessor } from './processor';
+import { makeProcessor } from './attempt/index';
 import { pruneRunDirs } from './prune-run-dirs';
 import { sweep } from './sweeper';
 import { Transports } from './transports';

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { handleOf } from './run-handle';
 import type { Transports } from './transports';
 
+type Triage = Awaited<ReturnType<typeof triageRuns>>[number];
+
 /**
  * Finds run records that no live attempt owns and kills their process trees (identity-checked).
  * A record is left alone while its fence is held by its own token (a live attempt), or while its job
@@ -28,7 +30,7 @@ export async function sweep(deps: {
   let killed = 0;
   let removed = 0;
   const runs = await registry.listRuns();
-  const byTransport = new Map<Transport, Array<{ run: RunRecord; handle: RunHandle | undefined; jobState: string }>>();
+  const byTransport = new Map<Transport, Orphan[]>();
   await eachLimit(runs, SWEEP_CONCURRENCY, async ({ run, fence }) => {
     if (fence === run.token) return;
     const job = await jobs.getJob(run.jobId);
@@ -48,7 +50,7 @@ export async function sweep(deps: {
   });
   for (const [t, list] of byTransport) {
     const withHandle = list.filter((e) => e.handle !== undefined);
-    let triage: Awaited<ReturnType<typeof triageRuns>>;
+    let triage: Triage[];
     try {
       triage = await triageRuns(
         t,
@@ -60,33 +62,41 @@ export async function sweep(deps: {
     }
     const verdict = new Map(withHandle.map((e, i) => [e, triage[i]]));
     await eachLimit(list, SWEEP_CONCURRENCY, async (e) => {
-      const { run, handle, jobState } = e;
-      const l = log.child({ memberId: run.memberId, jobId: run.jobId, attempt: run.attempt, pid: run.pid });
+      const l = log.child({ memberId: e.run.memberId, jobId: e.run.jobId, attempt: e.run.attempt, pid: e.run.pid });
       try {
-        const tr = verdict.get(e);
-        let result = handle ? 'already_gone' : 'never_spawned';
-        if (handle && tr && needsKill(tr)) {
-          const report = await killRun(t, handle, { timeoutMs: deps.killTimeoutMs });
-          result = report.result;
-          if (killUnconfirmed(report)) {
-            l.warn({ kill: report.result }, 'sweeper: orphan not confirmed gone; will retry');
-            return;
-          }
-          if (report.result === 'killed') {
-            killed++;
-            await registry.incrStat('orphans_killed');
-          }
-        } else if (tr?.state === 'mismatch') {
-          result = 'identity_mismatch';
-        }
-        if (await registry.deleteRun(run.memberId, run.token)) removed++;
-        l.warn({ jobState, kill: result, category: 'orphan' }, 'sweeper: removed a run no live job owns');
+        const r = await settleOrphan(registry, t, e, verdict.get(e), deps.killTimeoutMs);
+        if (r.result === 'unconfirmed') return l.warn({ kill: r.kill }, 'sweeper: orphan not confirmed gone; will retry');
+        if (r.result === 'killed') killed++;
+        if (r.removed) removed++;
+        l.warn({ jobState: e.jobState, kill: r.result, category: 'orphan' }, 'sweeper: removed a run no live job owns');
       } catch (err) {
         l.error({ err: (err as Error).message }, 'sweeper: failed on a run record');
       }
     });
   }
   return { checked: runs.length, killed, removed };
+}
+
+type Orphan = { run: RunRecord; handle: RunHandle | undefined; jobState: string };
+
+/** Kills one orphan if the triage found it alive (identity-checked), then drops its record unless the kill is unconfirmed. */
+async function settleOrphan(
+  registry: Registry,
+  t: Transport,
+  { run, handle }: Orphan,
+  tr: Triage | undefined,
+  killTimeoutMs: number,
+): Promise<{ result: string; kill?: string; removed?: boolean }> {
+  let result = handle ? 'already_gone' : 'never_spawned';
+  if (handle && tr && needsKill(tr)) {
+    const report = await killRun(t, handle, { timeoutMs: killTimeoutMs });
+    if (killUnconfirmed(report)) return { result: 'unconfirmed', kill: report.result };
+    result = report.result;
+    if (report.result === 'killed') await registry.incrStat('orphans_killed');
+  } else if (tr?.state === 'mismatch') {
+    result = 'identity_mismatch';
+  }
+  return { result, removed: await registry.deleteRun(run.memberId, run.token) };
 }
 
 /** Records handled at once by a sweep (each is a few Redis round trips; kills are identity-checked). */
