@@ -13,7 +13,7 @@ import { type Kind, suiteMember } from './helpers/members';
  * The run's record is one file, `pid`: `pid:boot:start` when the supervisor starts, the exit code
  * appended as line 2 when the agent ends, each line one write(2), no temp file and rename. A reader
  * must take a line only when complete: unterminated is "not yet" while the supervisor lives, and
- * "no exit code" once it is gone. Runs of earlier versions kept the code in a separate `exit` file.
+ * "no exit code" once it is gone.
  */
 describe.each<Kind>(['local', 'ssh'])('run records without rename (%s)', (kind) => {
   const m = suiteMember(kind);
@@ -59,15 +59,14 @@ describe.each<Kind>(['local', 'ssh'])('run records without rename (%s)', (kind) 
     expect((await attachRun({ transport: m.transport, handle: h, offset: 0 })).kind).toBe('lost');
   });
 
-  it('a run of an earlier version (exit code in its own file) is still read; an empty or cut file is none', async () => {
-    const h = await deadRun({ out: 'x\n', pid: '{{id}}\n', exit: '3\n' });
-    expect((await probeRun(m.transport, h)).exitCode).toBe(3);
-    const out = await attachRun({ transport: m.transport, handle: h, offset: 0 });
-    expect(out.kind === 'exited' && out.exitCode).toBe(3);
-    const empty = await deadRun({ out: '', pid: '{{id}}\n', exit: '' });
+  it('a record without a complete exit line is none, and no other file is read for the code', async () => {
+    const empty = await deadRun({ out: '', pid: '{{id}}\n' });
     expect((await attachRun({ transport: m.transport, handle: empty, offset: 0 })).kind).toBe('lost');
-    const cut = await deadRun({ out: '', pid: '{{id}}\n', exit: '13' });
+    const cut = await deadRun({ out: '', pid: '{{id}}\n13' });
     expect((await probeRun(m.transport, cut)).exitCode).toBeUndefined();
+    const stray = await deadRun({ out: 'x\n', pid: '{{id}}\n', exit: '3\n' });
+    expect((await probeRun(m.transport, stray)).exitCode).toBeUndefined();
+    expect((await attachRun({ transport: m.transport, handle: stray, offset: 0 })).kind).toBe('lost');
   });
 
   it('while the supervisor lives, a record without its exit line is waited for, not read as "none"', async () => {
@@ -94,11 +93,10 @@ describe.each<Kind>(['local', 'ssh'])('run records without rename (%s)', (kind) 
 });
 
 describe('parseExitRecord', () => {
-  it('takes line 2 of the record when complete, else a complete legacy exit file', () => {
+  it('takes line 2 of the record, only when complete', () => {
     expect(parseExitRecord('1:b:2\n0\n')).toBe('0');
     expect(parseExitRecord('1:b:2\n12')).toBeUndefined();
     expect(parseExitRecord('1:b:2\n')).toBeUndefined();
-    expect(parseExitRecord('1:b:2\n', '5\n')).toBe('5');
-    expect(parseExitRecord('', '5')).toBeUndefined();
+    expect(parseExitRecord('')).toBeUndefined();
   });
 });

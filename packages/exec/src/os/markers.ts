@@ -119,9 +119,9 @@ export function parseClaim(text: string, runDir: string): ClaimResult {
 }
 
 /**
- * The agent's exit code from the run's record: the second line of \`pid\` (an earlier version's
- * separate \`exit\` file as a fallback). Complete lines only: an unterminated one may be cut short.
+ * The agent's exit code from the run's record: the second line of \`pid\`. Complete lines only: an
+ * unterminated one may be cut short.
  */
-export function parseExitRecord(pidText: string, exitText = ''): string | undefined {
-  return /^[^\n]*\n(\d+)\r?\n/.exec(pidText)?.[1] ?? /^(\d+)\r?\n/.exec(exitText)?.[1];
+export function parseExitRecord(pidText: string): string | undefined {
+  return /^[^\n]*\n(\d+)\r?\n/.exec(pidText)?.[1];
 }

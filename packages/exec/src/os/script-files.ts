@@ -1,0 +1,11 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Reads an OS layer's script files once, at load: `names` under `dir` (a URL ending in `/`), each
+ * with `ext`. The scripts are constant text; every variable part reaches them as an argument.
+ */
+export function loadScripts<N extends string>(dir: URL, ext: string, names: readonly N[]): Record<N, string> {
+  const out = {} as Record<N, string>;
+  for (const n of names) out[n] = readFileSync(new URL(`${n}${ext}`, dir), 'utf8');
+  return out;
+}
