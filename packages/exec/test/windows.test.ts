@@ -31,7 +31,7 @@ describe('windows scripts (text)', () => {
   });
 
   it('the supervisor never moves its record over an existing one (a claim), and a claim is an exclusive create', () => {
-    const enc = /-EncodedCommand','([A-Za-z0-9+/=]+)'/.exec(script)?.[1] ?? '';
+    const enc = /\$SupB64 = '([A-Za-z0-9+/=]+)'/.exec(script)?.[1] ?? '';
     const sup = decode(enc);
     expect(sup).toMatch(
       /try \{ Move-Item -ErrorAction Stop -LiteralPath \(Join-Path \$d 'pid\.tmp'\) -Destination \(Join-Path \$d 'pid'\) \} catch \{ exit 96 \}/,
@@ -44,16 +44,25 @@ describe('windows scripts (text)', () => {
   });
 
   it('quotes every value: single-quoted literals with doubled quotes, Windows argv quoting', () => {
-    expect(script).toContain(`Set-Location -LiteralPath 'C:\\Users\\it''s $(calc)\\work'`);
-    const enc = /-EncodedCommand','([A-Za-z0-9+/=]+)'/.exec(script)?.[1] ?? '';
+    expect(script).toContain(`$W = 'C:\\Users\\it''s $(calc)\\work'`);
+    expect(script).toContain('Set-Location -LiteralPath $W');
+    expect(script).toContain("'-EncodedCommand',$SupB64");
+    const enc = /\$SupB64 = '([A-Za-z0-9+/=]+)'/.exec(script)?.[1] ?? '';
     const sup = decode(enc);
-    expect(sup).toContain(`-FilePath 'claude.exe'`);
-    expect(sup).toContain(`-ArgumentList '-p --model "a \\"quoted\\" model" --resume x''y'`);
-    expect(sup).toContain(`[Environment]::SetEnvironmentVariable('FAKE', 'v''1')`);
+    expect(sup).toContain(`$Exe = 'claude.exe'`);
+    expect(sup).toContain(`$ArgLine = '-p --model "a \\"quoted\\" model" --resume x''y'`);
+    expect(sup).toContain(`$AgentEnv = @{ 'FAKE' = 'v''1' }`);
+    expect(sup).toContain('[Environment]::SetEnvironmentVariable($k, $AgentEnv[$k])');
+    expect(sup).toContain('Start-Process -FilePath $Exe -ArgumentList $ArgLine -WorkingDirectory $Wd');
     expect(sup).toMatch(/-RedirectStandardInput \(Join-Path \$d 'prompt'\)/);
     expect(sup).toContain('$null = $a.Handle');
     expect(sup).toMatch(/Move-Item -Force -LiteralPath \(Join-Path \$d 'exit.tmp'\)/);
     expect(sup).toMatch(/Set-Content -LiteralPath \(Join-Path \$d 'pid.tmp'\)/);
+  });
+
+  it('nothing assigns the nonce variable but its own line (PowerShell names are case-insensitive)', () => {
+    const reattach = windows.reattachScript({ handle: { pid: 7, bootId: '1', startTime: '2', runDir: 'C:\\r' }, offset: 0, nonce: NONCE });
+    for (const text of [script, reattach]) expect(text.match(/\$n\s*=[^=]/gi)).toEqual(['$N = ']);
   });
 
   it('kill checks StartTime before taskkill /F /T and confirms the process is gone', () => {
