@@ -17,11 +17,12 @@ export {
   probeRun,
   readRunPidFile,
   pruneRunDirs,
-  controlExec,
   triageRuns,
   needsKill,
   type KillReport,
 } from './run/control';
-export { RunFollower, newNonce, type RunHooks, type RunOutcome, type FollowOptions } from './run/follow';
+export { RunFollower, type RunHooks, type RunOutcome, type FollowOptions } from './run/follow';
+export type { RunHost, RunStream, RunStart, PrepareRefusal } from './run/host';
+export { ShellHost, controlExec, newNonce } from './run/shell-host';
 export { runAgent, attachRun, type RunAgentOptions, type AttachRunOptions } from './run/run-agent';
 export * from './providers/index';

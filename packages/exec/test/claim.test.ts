@@ -4,7 +4,7 @@ import { isAlive, waitFor } from '@fleet/testkit';
 import { describe, expect, it } from 'vitest';
 import type { RunHandle } from '../src/identity';
 import { claimRun } from '../src/run/control';
-import { newNonce } from '../src/run/follow';
+import { newNonce } from '../src/run/shell-host';
 import { runAgent } from '../src/run/run-agent';
 import { type Kind, suiteMember } from './helpers/members';
 

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { getOsCommands } from '../src/os/index';
 import { createRunCgroup, readRunCgroup, removeRunCgroup, runCgroupBase, runCgroupPath } from '../src/os/linux-cgroup';
 import { parseExitRecord, parseRunRecord } from '../src/os/markers';
-import { RunFollower, newNonce } from '../src/run/follow';
+import { RunFollower } from '../src/run/follow';
 import { LocalTransport } from '../src/transport/local';
 import { spawnLocalRun } from '../src/transport/local-run';
 import { LocalSpawner, type RunSpec, type SpawnResult } from '../src/transport/local-spawner';
@@ -144,10 +144,9 @@ describe('LocalSpawner (the shell spawn helper)', () => {
       },
     } as unknown as LocalSpawner;
     const transport = new LocalTransport();
-    const nonce = newNonce();
     const lines: string[] = [];
-    const channel = await spawnLocalRun({ run, cwd: work, runDir, nonce, spawner: lossy });
-    const out = await new RunFollower({ transport, runDir, hooks: { onLine: (l) => void lines.push(l) } }).follow({ channel, nonce });
+    const stream = await spawnLocalRun({ run, cwd: work, runDir, spawner: lossy });
+    const out = await new RunFollower({ transport, runDir, hooks: { onLine: (l) => void lines.push(l) } }).follow(stream);
     await transport.close();
     expect(out.kind).toBe('exited');
     if (out.kind === 'exited') expect(out.exitCode).toBe(4);

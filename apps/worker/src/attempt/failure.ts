@@ -1,4 +1,4 @@
-import { TransportError } from '@fleet/exec';
+import { isTransportError } from '@fleet/exec';
 import { DelayedError } from 'bullmq';
 import { RetryableJobError, YieldMember } from '../errors';
 import type { Attempt } from './attempt';
@@ -18,7 +18,7 @@ export async function settleThrown(a: Attempt, thrown: unknown, leavingRuns: boo
     return a.delay(wait);
   }
   // The member could not be reached (or a leftover's state not settled yet): retryable.
-  const err = (thrown instanceof TransportError ? new RetryableJobError('unreachable', thrown.message) : thrown) as Error;
+  const err = (isTransportError(thrown) ? new RetryableJobError('unreachable', thrown.message) : thrown) as Error;
   if (leavingRuns) {
     a.log.warn({ pid: a.handle?.pid }, 'worker shutting down: run left alive for adoption');
     throw err;

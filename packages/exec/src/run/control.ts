@@ -1,40 +1,13 @@
 import type { RunHandle } from '../identity';
-import {
-  type ClaimResult,
-  type KillResult,
-  type ProbeResult,
-  type TriageResult,
-  parseClaim,
-  parseKill,
-  parsePidFile,
-  parseProbe,
-  parseTriage,
-} from '../os/markers';
-import { type BackoffOptions, withBackoff } from '../transport/backoff';
-import { LocalTransport } from '../transport/local';
-import { type Transport, TransportError } from '../transport/types';
+import { type ClaimResult, type KillResult, type ProbeResult, type TriageResult, parsePidFile } from '../os/markers';
+import type { BackoffOptions } from '../transport/backoff';
+import { type Transport, isTransportError } from '../transport/types';
+import { controlExec } from './shell-host';
 
-/** Control operations on one run, each one short script on the member's control shell. */
+/** Control steps on one run, through the member's RunHost. */
 
-const RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 2_000, deadlineMs: 30_000 };
-
-/** Runs a control script, reconnecting with backoff on transient transport errors. */
-export function controlExec(
-  transport: Transport,
-  script: string,
-  backoff: BackoffOptions = RECONNECT,
-  signal?: AbortSignal,
-): Promise<string> {
-  return withBackoff(
-    async () => (await transport.exec(script)).output,
-    (e) => e instanceof TransportError && e.transient,
-    backoff,
-    signal,
-  );
-}
-
-export async function probeRun(transport: Transport, handle: RunHandle, backoff?: BackoffOptions): Promise<ProbeResult> {
-  return parseProbe(await controlExec(transport, transport.os.probeScript(handle), backoff));
+export function probeRun(transport: Transport, handle: RunHandle, backoff?: BackoffOptions): Promise<ProbeResult> {
+  return transport.host.probe(handle, backoff);
 }
 
 export interface KillReport {
@@ -61,17 +34,11 @@ export async function killRun(
   opts: { timeoutMs?: number; backoff?: BackoffOptions } = {},
 ): Promise<KillReport> {
   const started = performance.now();
-  const timeoutMs = opts.timeoutMs ?? 5_000;
   try {
-    if (transport instanceof LocalTransport && transport.os.name === 'linux') {
-      const { result, count } = await transport.killRunLocal(handle, timeoutMs);
-      return { result, count, ms: performance.now() - started };
-    }
-    const out = await controlExec(transport, transport.os.killScript(handle, { timeoutMs }), opts.backoff);
-    const { result, count } = parseKill(out);
+    const { result, count } = await transport.host.kill(handle, opts.timeoutMs ?? 5_000, opts.backoff);
     return { result, count, ms: performance.now() - started };
   } catch (err) {
-    if (err instanceof TransportError) return { result: 'unreachable', count: 0, ms: performance.now() - started };
+    if (isTransportError(err)) return { result: 'unreachable', count: 0, ms: performance.now() - started };
     throw err;
   }
 }
@@ -86,8 +53,8 @@ export async function readRunPidFile(transport: Transport, runDir: string, backo
  * Settles whether a run whose PID never reached Redis started (see OsCommands.claimRunScript): its
  * handle, or `claimed` (it never started and now never will), or `pending` (undecided: spawn nothing).
  */
-export async function claimRun(transport: Transport, runDir: string, backoff?: BackoffOptions): Promise<ClaimResult> {
-  return parseClaim(await controlExec(transport, transport.os.claimRunScript(runDir), backoff), runDir);
+export function claimRun(transport: Transport, runDir: string, backoff?: BackoffOptions): Promise<ClaimResult> {
+  return transport.host.claim(runDir, backoff);
 }
 
 /**
@@ -108,9 +75,8 @@ export async function pruneRunDirs(
 }
 
 /** Classifies many runs on one member host with a single pass over its process table. */
-export async function triageRuns(transport: Transport, handles: readonly RunHandle[], backoff?: BackoffOptions): Promise<TriageResult[]> {
-  if (handles.length === 0) return [];
-  return parseTriage(await controlExec(transport, transport.os.triageScript(handles), backoff), handles.length);
+export function triageRuns(transport: Transport, handles: readonly RunHandle[], backoff?: BackoffOptions): Promise<TriageResult[]> {
+  return transport.host.triage(handles, backoff);
 }
 
 /** Whether a triaged run needs a kill: its leader lives (with our identity) or its session/group does. */

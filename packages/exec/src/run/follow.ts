@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { RunHandle } from '../identity';
 import type { ProbeState } from '../os/markers';
 import { type BackoffOptions, sleep, withBackoff } from '../transport/backoff';
-import { type StreamChannel, type Transport, TransportError } from '../transport/types';
-import { type KillReport, controlExec, killRun, readRunPidFile } from './control';
-import { WrapperReader, type WrapperEvent } from './reader';
+import { type Transport, isTransient, isTransportError } from '../transport/types';
+import { type KillReport, killRun, readRunPidFile } from './control';
+import type { RunStream } from './host';
+import type { WrapperEvent } from './reader';
+import { controlExec } from './shell-host';
 
 export interface RunHooks {
   /**
@@ -65,16 +66,6 @@ export interface FollowOptions {
 
 const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 3_000, deadlineMs: 120_000 };
 
-/** A wrapper stream and the nonce its end marker carries. */
-export interface WrapperStream {
-  channel: StreamChannel;
-  nonce: string;
-}
-
-export function newNonce(): string {
-  return randomBytes(16).toString('hex');
-}
-
 /**
  * Follows one run to its end across any number of stream drops: reads the header (PID first,
  * persisted by the caller before anything else), forwards output lines, and on a drop reconnects,
@@ -109,15 +100,15 @@ export class RunFollower {
     return this.offset;
   }
 
-  /** Follows `first` (a fresh wrapper stream, or undefined to start with a reattach). */
-  async follow(first: WrapperStream | undefined): Promise<RunOutcome> {
+  /** Follows `first` (a fresh start's stream, or undefined to start with a reattach). */
+  async follow(first: RunStream | undefined): Promise<RunOutcome> {
     const { signal } = this.o;
     let current = first;
     let idleDrops = 0;
     for (;;) {
       const before = this.offset;
       if (current) {
-        const reason = await this.consume(current.channel, current.nonce);
+        const reason = await this.consume(current);
         if (signal?.aborted) return this.abort();
         if (this.wrapperError) return { kind: 'not_started', reason: this.wrapperError };
         if (this.exitCode !== null) return this.finish();
@@ -138,7 +129,7 @@ export class RunFollower {
         current = await this.reattach(this.handle);
       } catch (err) {
         if (signal?.aborted) return this.abort();
-        if (err instanceof TransportError) {
+        if (isTransportError(err)) {
           return { kind: 'unreachable', handle: this.handle, reason: err.message, tail: this.tail, drops: this.drops };
         }
         throw err;
@@ -146,8 +137,11 @@ export class RunFollower {
     }
   }
 
-  private async consume(channel: StreamChannel, nonce: string): Promise<string> {
-    const reader = new WrapperReader(nonce);
+  private get finished(): boolean {
+    return this.exitCode !== null || this.wrapperError !== undefined;
+  }
+
+  private async consume(stream: RunStream): Promise<string> {
     // An abort must not wait for the channel: a silent agent sends nothing, and sshd does not confirm
     // a channel close while the wrapper still runs. Race every read against the signal.
     const signal = this.o.signal;
@@ -157,25 +151,24 @@ export class RunFollower {
       if (signal?.aborted) resolve('aborted');
       else signal?.addEventListener('abort', onAbort, { once: true });
     });
-    const it = channel.output[Symbol.asyncIterator]();
+    const it = stream.events[Symbol.asyncIterator]();
     try {
       for (;;) {
         const next = await Promise.race([it.next(), aborted]);
         if (next === 'aborted' || next.done) break;
-        const evs = reader.push(next.value);
-        for (let i = 0; i < evs.length; i++) await this.apply(evs[i] as WrapperEvent, evs[i + 1]);
-        if (reader.done || signal?.aborted) break;
+        const evs = next.value;
+        for (let i = 0; i < evs.length && !this.finished; i++) await this.apply(evs[i] as WrapperEvent, evs[i + 1]);
+        if (this.finished || signal?.aborted) break;
       }
-      if (!signal?.aborted) for (const ev of reader.end()) await this.apply(ev);
     } finally {
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
-    if (reader.done || this.o.signal?.aborted) {
-      channel.close();
-      return reader.done ? 'done' : 'aborted';
+    if (this.finished || this.o.signal?.aborted) {
+      stream.close();
+      return this.finished ? 'done' : 'aborted';
     }
-    const end = await Promise.race([channel.ended, sleep(2_000).then(() => undefined)]);
-    channel.close();
+    const end = await Promise.race([stream.ended, sleep(2_000).then(() => undefined)]);
+    stream.close();
     if (!end) return 'stream ended';
     return end.kind === 'drop' ? end.reason : `wrapper ended (code ${end.code}, signal ${end.signal ?? 'none'})`;
   }
@@ -240,14 +233,10 @@ export class RunFollower {
     }
   }
 
-  private reattach(handle: RunHandle): Promise<WrapperStream> {
+  private reattach(handle: RunHandle): Promise<RunStream> {
     return withBackoff(
-      async () => {
-        const nonce = newNonce();
-        const channel = await this.o.transport.stream(this.o.transport.os.reattachScript({ handle, offset: this.offset, nonce }));
-        return { channel, nonce };
-      },
-      (e) => e instanceof TransportError && e.transient,
+      () => this.o.transport.host.attach(handle, this.offset),
+      isTransient,
       this.o.reconnect ?? DEFAULT_RECONNECT,
       this.o.signal,
     );

@@ -2,17 +2,19 @@ import { type FSWatcher, closeSync, openSync, readFileSync, readSync, watch } fr
 import { join } from 'node:path';
 import { removeRunCgroup } from '../os/linux-cgroup';
 import { linuxAlive, linuxStartTime } from '../os/linux-proc';
+import { LineSplitter } from '../lines';
 import { parseExitRecord, parseRunRecord } from '../os/markers';
+import type { RunStream } from '../run/host';
+import type { WrapperEvent } from '../run/reader';
 import type { LocalSpawner, RunSpec } from './local-spawner';
-import type { ChannelEnd, StreamChannel } from './types';
+import type { ChannelEnd } from './types';
 
 /**
- * The local fast path of a run: the LocalSpawner starts it in a new session (through the spawn
- * helper's \`fleet_run\`, see os/unix.ts), and the wrapper's protocol is produced in-process —
- * FLEET_PID and FLEET_ID from the record the run's first step writes, the out file's bytes as they
- * grow, then FLEET_EXIT with the recorded exit code — instead of by a shell pipeline (sh, setsid,
- * tail, a watcher). Same files, same protocol: RunFollower, adoption after a crash and kills are
- * unchanged.
+ * A local run: the LocalSpawner starts it in a new session (the spawn helper's \`fleet_run\`, see
+ * os/linux/sh/spawn-helper.sh), and its events are read in-process — pid and identity from the
+ * record the run's first step writes, the out file's lines as they grow, then the recorded exit
+ * code — instead of by a shell pipeline (sh, setsid, tail, a watcher). Same run directory as every
+ * other host: adoption after a crash and kills read the same files.
  *
  * The end is read from the run directory, not from a child's exit event (the run is the helper's,
  * not ours): the exit record complete, or both the leader and its waiter gone (the leader ends
@@ -23,18 +25,18 @@ export async function spawnLocalRun(opts: {
   run: RunSpec;
   cwd: string;
   runDir: string;
-  nonce: string;
   spawner: LocalSpawner;
   /** The run's cgroup, created (empty) by the caller; removed here if the run is not known to have started. */
   cgroup?: string;
-}): Promise<StreamChannel> {
-  const queue: Buffer[] = [];
+}): Promise<RunStream> {
+  const queue: WrapperEvent[][] = [];
   let done = false;
   let wake: (() => void) | undefined;
-  const push = (b: Buffer | string) => {
-    queue.push(typeof b === 'string' ? Buffer.from(b) : b);
+  const push = (...evs: WrapperEvent[]) => {
+    if (evs.length > 0) queue.push(evs);
     wake?.();
   };
+  const splitter = new LineSplitter();
   let endResolve: (e: ChannelEnd) => void = () => {};
   const ended = new Promise<ChannelEnd>((r) => {
     endResolve = r;
@@ -45,7 +47,7 @@ export async function spawnLocalRun(opts: {
     endResolve({ kind: 'exit', code });
   };
   let closed = false;
-  const output: AsyncIterable<Buffer> = {
+  const events: AsyncIterable<WrapperEvent[]> = {
     async *[Symbol.asyncIterator]() {
       for (;;) {
         const b = queue.shift();
@@ -61,8 +63,8 @@ export async function spawnLocalRun(opts: {
       }
     },
   };
-  const channel: StreamChannel = {
-    output,
+  const channel: RunStream = {
+    events,
     ended,
     close: () => {
       closed = true;
@@ -109,7 +111,7 @@ export async function spawnLocalRun(opts: {
     // Claimed as never started (see claimRunScript): its first step stopped before the cgroup.
     stopWatching();
     if (opts.cgroup !== undefined) removeRunCgroup(opts.cgroup);
-    push('FLEET_ERR:abandoned\n');
+    push({ type: 'error', reason: 'abandoned' });
     finish(97);
     return channel;
   }
@@ -118,7 +120,7 @@ export async function spawnLocalRun(opts: {
     // (a populated one stays: a start whose answer was lost is recovered from the run directory)
     if (opts.cgroup !== undefined) removeRunCgroup(opts.cgroup);
     if ('error' in started && started.error === 'workfolder_missing') {
-      push('FLEET_ERR:workfolder_missing\n');
+      push({ type: 'error', reason: 'workfolder_missing' });
       finish(97);
     } else {
       // Not known to have started: RunFollower waits for the run directory's record (a drop before the PID).
@@ -132,8 +134,8 @@ export async function spawnLocalRun(opts: {
   const waiter = rec.waiter;
   const leader = pid;
   const leaderStart = start;
-  // One chunk: the follower sees PID and identity together and can persist both in one write.
-  push(`FLEET_PID:${leader}\nFLEET_ID:${rec.handle.bootId}:${leaderStart}\n`);
+  // One batch: the follower sees PID and identity together and can persist both in one write.
+  push({ type: 'pid', pid: leader }, { type: 'identity', bootId: rec.handle.bootId, startTime: leaderStart });
 
   // Reads are synchronous (a local file in the page cache): no thread-pool hop per read, and nothing
   // can happen between a check and the drain that follows it.
@@ -147,7 +149,7 @@ export async function spawnLocalRun(opts: {
     for (let n = readSync(fd, buf, 0, buf.length, pos); n > 0; n = readSync(fd, buf, 0, buf.length, pos)) {
       pos += n;
       got = true;
-      push(Buffer.from(buf.subarray(0, n)));
+      push(...splitter.push(buf.subarray(0, n)).map((l): WrapperEvent => ({ type: 'line', text: l.text, bytes: l.bytes })));
     }
     return got;
   };
@@ -161,7 +163,12 @@ export async function spawnLocalRun(opts: {
           const code = exitCode(opts.runDir);
           if (code !== undefined || !(linuxAlive(leader, leaderStart) || (waiter && linuxAlive(waiter.pid, waiter.startTime)))) {
             drain();
-            push(`FLEET_EXIT:${opts.nonce}:${code ?? exitCode(opts.runDir) ?? 'none'}\n`);
+            const last = splitter.flush();
+            const recorded = code ?? exitCode(opts.runDir);
+            push(...(last ? [{ type: 'line', text: last.text, bytes: last.bytes } as const] : []), {
+              type: 'exit',
+              exitCode: recorded === undefined ? undefined : Number(recorded),
+            });
             finish(0);
             return;
           }

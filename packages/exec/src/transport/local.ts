@@ -1,15 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import { getOsCommands } from '../os/index';
+import { runCgroupBase, runCgroupPath } from '../os/linux-cgroup';
 import type { OsCommands } from '../os/types';
-import type { RunHandle } from '../identity';
-import { createRunCgroup, runCgroupBase, runCgroupPath } from '../os/linux-cgroup';
-import { linuxKillRun } from '../os/linux-proc';
-import { spawnLocalRun } from './local-run';
-import { LocalSpawner, type RunSpec } from './local-spawner';
+import type { RunHost } from '../run/host';
+import { LocalLinuxHost } from '../run/local-host';
+import { ShellHost } from '../run/shell-host';
 import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError } from './types';
 
 /**
@@ -19,7 +16,7 @@ import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, T
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   readonly os: OsCommands;
-  private spawner: LocalSpawner | undefined;
+  readonly host: RunHost;
   private readonly cgroups: boolean;
   private readonly commandTimeoutMs: number;
 
@@ -34,6 +31,7 @@ export class LocalTransport implements Transport {
     this.os = os;
     this.cgroups = opts.cgroups ?? process.env.FLEET_CGROUP !== 'off';
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 30_000;
+    this.host = os.supervisorArgv ? new LocalLinuxHost(this) : new ShellHost(this);
   }
 
   /** The run's cgroup path, if runs get cgroups here. */
@@ -98,60 +96,8 @@ export class LocalTransport implements Transport {
     };
   }
 
-  /**
-   * Fast path: the run directory (0700) and the prompt file (0600, created exclusively), in-process
-   * with the same checks as prepareRunDirScript. A run directory is started once: one that already
-   * holds a record (an earlier start, or another attempt's claim, see claimRunScript) is refused
-   * (`rundir_used`) and its `pid` is never touched.
-   *
-   * The common case (runs folder there, prompt ≤ 64 KiB) is two syscalls done inline: each costs
-   * microseconds, where a thread-pool hop costs ~0.15 ms and more when the pool is busy. A larger
-   * prompt is written through the pool so a slow disk cannot stall the event loop.
-   */
-  async prepareRun(workFolder: string, runDir: string, prompt: string | Buffer): Promise<'ok' | 'workfolder_missing' | 'rundir_used'> {
-    const small = (typeof prompt === 'string' ? prompt.length * 3 : prompt.length) <= 64 * 1024;
-    let made: 'made' | 'existed' | 'no_parent';
-    try {
-      mkdirSync(runDir, { mode: 0o700 });
-      made = 'made';
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST' && code !== 'ENOENT') throw e;
-      made = code === 'EEXIST' ? 'existed' : 'no_parent';
-    }
-    if (made === 'no_parent') {
-      // Never create the work folder itself: only its .fleet/runs.
-      const st = await stat(workFolder).catch(() => undefined);
-      if (!st?.isDirectory()) return 'workfolder_missing';
-      await mkdir(runDir, { recursive: true, mode: 0o700 });
-    } else if (made === 'existed') {
-      // Started once already (or claimed as never to start): its record is never taken for a new run.
-      if (existsSync(join(runDir, 'pid'))) return 'rundir_used';
-      await chmod(runDir, 0o700);
-      await Promise.all(['prompt', 'out', 'exit'].map((f) => rm(join(runDir, f), { force: true })));
-    }
-    const path = join(runDir, 'prompt');
-    if (small) writeFileSync(path, prompt, { mode: 0o600, flag: 'wx' });
-    else await writeFile(path, prompt, { mode: 0o600, flag: 'wx' });
-    return 'ok';
-  }
-
-  /** Fast path: start the supervisor (through the spawn helper) and produce the wrapper protocol in-process. */
-  spawnRun(opts: { run: RunSpec; cwd: string; runDir: string; nonce: string }): Promise<StreamChannel> {
-    this.spawner ??= new LocalSpawner(this.os);
-    let cgroup = this.runCgroup(opts.runDir);
-    if (cgroup !== undefined && !createRunCgroup(cgroup)) cgroup = undefined;
-    return spawnLocalRun({ ...opts, spawner: this.spawner, cgroup });
-  }
-
-  /** Fast path: the identity-checked tree kill, in-process (Linux /proc, and the run's cgroup if it has one). */
-  killRunLocal(handle: RunHandle, timeoutMs: number) {
-    return linuxKillRun(handle, timeoutMs, this.runCgroup(handle.runDir));
-  }
-
   async close(): Promise<void> {
-    this.spawner?.close();
-    this.spawner = undefined;
+    this.host.close?.();
   }
 }
 

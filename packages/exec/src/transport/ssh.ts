@@ -6,7 +6,9 @@ import { type BackoffOptions, DEFAULT_BACKOFF, withBackoff } from './backoff';
 import { ControlShell } from './control-shell';
 import { settle } from './settle';
 import { channelOutput } from './output';
-import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError } from './types';
+import type { RunHost } from '../run/host';
+import { ShellHost } from '../run/shell-host';
+import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError, isTransient } from './types';
 
 export interface SshOptions {
   host: string;
@@ -45,6 +47,7 @@ function normalizeFingerprint(fp: string): string {
 export class SshTransport implements Transport {
   readonly kind = 'ssh' as const;
   readonly os: OsCommands;
+  readonly host: RunHost = new ShellHost(this);
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
   private control: ControlShell | undefined;
@@ -137,7 +140,7 @@ export class SshTransport implements Transport {
     if (this.client) return Promise.resolve(this.client);
     this.connecting ??= withBackoff(
       () => this.connectOnce(),
-      (e) => e instanceof TransportError && e.transient && !this.closed,
+      (e) => isTransient(e) && !this.closed,
       this.opts.backoff ?? DEFAULT_BACKOFF,
     ).finally(() => {
       this.connecting = undefined;

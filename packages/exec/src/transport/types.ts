@@ -1,4 +1,5 @@
 import type { OsCommands } from '../os/types';
+import type { RunHost } from '../run/host';
 
 /** Output of a short control command (stdout and stderr merged). */
 export interface ExecResult {
@@ -25,6 +26,8 @@ export interface StreamChannel {
 export interface Transport {
   readonly kind: 'local' | 'ssh';
   readonly os: OsCommands;
+  /** How runs are started, followed and killed on this member (see run/host.ts). */
+  readonly host: RunHost;
   /** Runs a short script on the member's control shell. Throws TransportError if unreachable. */
   exec(script: string, opts?: { timeoutMs?: number }): Promise<ExecResult>;
   /** Writes a file atomically (temp + rename) with the given mode. */
@@ -38,6 +41,8 @@ export type TransportErrorCode = 'unreachable' | 'dropped' | 'timeout' | 'auth' 
 
 export class TransportError extends Error {
   override name = 'TransportError';
+  /** Marks the errors of a link, whatever copy of this module made them (see isTransportError). */
+  readonly linkFailure = true;
   constructor(
     readonly code: TransportErrorCode,
     message: string,
@@ -48,4 +53,14 @@ export class TransportError extends Error {
   get transient(): boolean {
     return this.code === 'unreachable' || this.code === 'dropped' || this.code === 'timeout';
   }
+}
+
+/** A failure of the link to the member (not of what ran there). */
+export function isTransportError(e: unknown): e is TransportError {
+  return typeof e === 'object' && e !== null && (e as { linkFailure?: unknown }).linkFailure === true;
+}
+
+/** A link failure worth retrying after a backoff. */
+export function isTransient(e: unknown): boolean {
+  return isTransportError(e) && e.transient;
 }
