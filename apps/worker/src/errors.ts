@@ -1,4 +1,4 @@
-import type { JobCategory } from '@fleet/registry';
+import { type JobCategory, formatFailure } from '@fleet/core';
 import { UnrecoverableError } from 'bullmq';
 
 /**
@@ -12,12 +12,12 @@ export class RetryableJobError extends Error {
     readonly category: JobCategory,
     message: string,
   ) {
-    super(`[${category}] ${message}`);
+    super(formatFailure(category, message));
   }
 }
 
 export function unrecoverable(category: JobCategory, message: string): UnrecoverableError {
-  return new UnrecoverableError(`[${category}] ${message}`);
+  return new UnrecoverableError(formatFailure(category, message));
 }
 
 /** BullMQ backoff for our jobs: stale_session retries at once, the rest exponentially (1 s, 2 s, 4 s … 60 s). */

@@ -12,3 +12,12 @@ export {
 } from './registry';
 export { installScripts } from './commands/index';
 export * from './jobs';
+export {
+  JOB_CATEGORIES,
+  type JobCategory,
+  type PromptJobResult,
+  parseFailure,
+  formatFailure,
+  encodeResult,
+  decodeResult,
+} from '@fleet/core';

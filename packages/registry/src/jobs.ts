@@ -2,34 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { ERROR_CATEGORIES } from '@fleet/exec/categories';
+import { MODEL_NAME, type PromptJobResult } from '@fleet/core';
 import { Keys, queueName } from './keys';
-
-/**
- * Categories a failed job carries, in its failedReason as `[category] message`: the agent's own
- * (from the provider classifier) plus the run protocol's.
- */
-export const JOB_CATEGORIES = [
-  ...ERROR_CATEGORIES,
-  'cancelled',
-  'timeout',
-  'killed',
-  'unreachable',
-  'fence_lost',
-  'not_started',
-  'member_not_found',
-  'internal',
-] as const;
-export type JobCategory = (typeof JOB_CATEGORIES)[number];
 
 export const PromptRequest = z
   .object({
     prompt: z.string().min(1, 'prompt must not be empty'),
     resume: z.boolean().default(false),
-    model: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@[\]-]{0,127}$/, 'invalid model name')
-      .optional(),
+    model: z.string().regex(MODEL_NAME, 'invalid model name').optional(),
     maxTurns: z.number().int().min(1).max(10_000).optional(),
     inactivityTimeoutS: z
       .number()
@@ -60,26 +40,6 @@ export interface PromptJobData {
   enqueuedAt: number;
   /** With an idempotency key: the request that made the job (tells which of two requests sent at once made it). */
   requestId?: string;
-}
-
-export interface PromptJobResult {
-  result: string;
-  sessionId?: string;
-  usage?: { inputTokens: number; outputTokens: number };
-  costUsd?: number;
-  exitCode: number;
-  attempts: number;
-  pid?: number;
-  runDir: string;
-  durationMs: number;
-}
-
-/** `[category] message` → parts; anything else is `internal`. */
-export function parseFailure(reason: string | undefined): { category: JobCategory; message: string } | undefined {
-  if (!reason) return undefined;
-  const m = /^\[([a-z_]+)\] ?([\s\S]*)$/.exec(reason);
-  if (m && (JOB_CATEGORIES as readonly string[]).includes(m[1] ?? '')) return { category: m[1] as JobCategory, message: m[2] ?? '' };
-  return { category: 'internal', message: reason };
 }
 
 /** Job ids name their member: `<memberId>.<uuid>` (also a valid run-directory name). */

@@ -1,3 +1,4 @@
+import { ENV_NAME, MEMBER_OS, MODEL_NAME as MODEL, PROVIDER_NAMES as PROVIDERS, PROGRAM_PATH as BINARY } from '@fleet/core';
 import { z } from 'zod';
 
 /**
@@ -10,13 +11,7 @@ const safe = (max: number) => z.string().min(1).max(max).refine(noControl, 'must
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[?[0-9A-Fa-f:.]+\]?)$/;
 const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
-const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@[\]-]{0,127}$/;
-const BINARY = /^[A-Za-z0-9_./][A-Za-z0-9_./+@-]{0,511}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
-
-export const PROVIDERS = ['claude', 'gemini', 'codex', 'shell'] as const;
-export const MEMBER_OS = ['linux', 'windows'] as const;
 
 const base = z
   .object({

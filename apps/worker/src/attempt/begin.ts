@@ -2,7 +2,7 @@ import { getOsCommands } from '@fleet/exec';
 import { type AttemptStart, type Member, type PromptJobResult, type RunRecord, parseFailure } from '@fleet/registry';
 import { RetryableJobError, unrecoverable } from '../errors';
 import type { Attempt } from './attempt';
-import { decodeResult } from './result-codec';
+import { decodeResult } from '@fleet/core';
 
 /** Where an attempt last found a member: the next attempt proposes its run record from it. */
 export type LastSeen = Map<string, { workFolder: string; os: Member['os'] }>;

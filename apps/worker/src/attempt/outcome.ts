@@ -2,7 +2,7 @@ import { type RunOutcome, getProvider } from '@fleet/exec';
 import type { Member, PromptJobResult } from '@fleet/registry';
 import { RetryableJobError, YieldMember, unrecoverable } from '../errors';
 import type { Attempt, AbortReason } from './attempt';
-import { encodeResult } from './result-codec';
+import { encodeResult } from '@fleet/core';
 import type { Started } from './spawn';
 
 /**

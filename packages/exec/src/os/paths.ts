@@ -1,6 +1,6 @@
+import { ENV_NAME, ID_TOKEN as RUN_ID } from '@fleet/core';
+
 /** Validation of the names we build paths from; a runId becomes a directory name on the member. */
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 export function assertRunId(runId: string): void {
   if (!RUN_ID.test(runId) || runId.includes('..')) throw new Error(`invalid run id: ${JSON.stringify(runId)}`);

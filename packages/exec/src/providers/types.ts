@@ -1,30 +1,6 @@
-/** Why an agent run failed, decided from the agent's own output and exit code only. */
-export const ERROR_CATEGORIES = [
-  'auth',
-  'overloaded',
-  'server',
-  'stale_session',
-  'max_turns',
-  'workspace_not_trusted',
-  'agent_not_found',
-  'unknown',
-] as const;
-export type ErrorCategory = (typeof ERROR_CATEGORIES)[number];
+import type { ErrorCategory, ProviderName } from '@fleet/core';
 
-/** Retry is decided by category alone. stale_session retries at once without resume. */
-export const RETRYABLE: Readonly<Record<ErrorCategory, boolean>> = {
-  auth: false,
-  overloaded: true,
-  server: true,
-  stale_session: true,
-  max_turns: false,
-  workspace_not_trusted: false,
-  agent_not_found: false,
-  unknown: false,
-};
-
-export const PROVIDER_NAMES = ['claude', 'gemini', 'codex', 'shell'] as const;
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
+export { ERROR_CATEGORIES, type ErrorCategory, PROVIDER_NAMES, type ProviderName, RETRYABLE } from '@fleet/core';
 
 export interface PromptOptions {
   /** Program to run instead of the provider's default binary (absolute path or a name on PATH). */
@@ -73,6 +49,4 @@ export function assertArgValue(value: string, what: string, pattern: RegExp): st
   return value;
 }
 
-export const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@[\]-]{0,127}$/;
-export const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const BINARY = /^[A-Za-z0-9_./][A-Za-z0-9_./+@-]{0,511}$/;
+export { MODEL_NAME as MODEL, ID_TOKEN as SESSION_ID, PROGRAM_PATH as BINARY } from '@fleet/core';

@@ -1,0 +1,5 @@
+/** The shared vocabulary: no dependencies, imported by every package and app. */
+export * from './categories';
+export * from './names';
+export * from './failure';
+export * from './result';
