@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { buildApi } from '@fleet/api';
 import { FleetJobs, Registry } from '@fleet/registry';
 import { deleteKeys, type PrivateSshd, startSshd, tempDir, sshMemberFields } from '@fleet/testkit';
-import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
+import { createLogger } from '@fleet/log';
+import { FleetWorker, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 
 /**

@@ -1,4 +1,4 @@
-import { createLogger } from '@fleet/worker';
+import { createLogger } from '@fleet/log';
 import { Redis } from 'ioredis';
 import { buildApi } from './app';
 import { loadApiConfig } from './config';

@@ -243,7 +243,7 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'up': {
-      const { up } = await import('@fleet/api/start');
+      const { up } = await import('@fleet/stack');
       const f = await up();
       await new Promise<void>((r) => {
         process.once('SIGINT', r);

@@ -1,6 +1,6 @@
 import { loadConfig } from './config';
 import { FleetWorker } from './fleet-worker';
-import { createLogger } from './logger';
+import { createLogger } from '@fleet/log';
 
 /** Worker process entry: `tsx apps/worker/src/main.ts` (configuration from the environment). */
 const cfg = loadConfig();

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
 import { FleetWorker } from '../src/fleet-worker';
-import { createLogger } from '../src/logger';
+import { createLogger } from '@fleet/log';
 
 const REDIS_URL = process.env.FLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `fleet-start-${randomBytes(4).toString('hex')}`;

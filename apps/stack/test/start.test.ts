@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '@fleet/testkit';
 import { describe, expect, it } from 'vitest';
-import { up } from '../src/start';
+import { up } from '../src/up';
 
 describe('one-command start', () => {
   it('starts a private AOF redis when REDIS_URL is unreachable, stores a token, registers a local member; a restart loses nothing', async () => {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/index';
 
 describe('log redaction', () => {
   it('never prints keys, passphrases, passwords, tokens or auth headers, at any depth', () => {

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentState, deleteKeys, FAKE_AGENT, tempDir } from '@fleet/testkit';
-import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
+import { createLogger } from '@fleet/log';
+import { FleetWorker, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 import { Writable } from 'node:stream';
-import { type Api, buildApi } from '../src/app';
-import { loadApiConfig } from '../src/config';
+import { type Api, buildApi, loadApiConfig } from '@fleet/api';
 
 export interface Stack {
   url: string;

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { FleetWorker, createLogger, loadConfig } from '@fleet/worker';
+import { buildApi, loadApiConfig } from '@fleet/api';
+import { createLogger } from '@fleet/log';
+import { FleetWorker, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
-import { buildApi } from './app';
-import { loadApiConfig } from './config';
 
 /**
  * `npm start` / `fleet up`: everything on one machine in one command. Uses REDIS_URL if set and
@@ -148,21 +148,4 @@ function freePort(): Promise<number> {
       s.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no port'))));
     });
   });
-}
-
-if (process.argv[1] && /start\.ts$/.test(process.argv[1])) {
-  up().then(
-    (f) => {
-      const stop = () => {
-        process.stdout.write('stopping…\n');
-        void f.stop().then(() => process.exit(0));
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    },
-    (err: Error) => {
-      process.stderr.write(`fleet: ${err.message}\n`);
-      process.exit(1);
-    },
-  );
 }

@@ -1,3 +1,4 @@
+/** pino JSON logs with every field that may hold a secret redacted, for every process. */
 import { type Logger, pino } from 'pino';
 
 /** Paths that may hold secrets anywhere in a log object: redacted, never printed. */
