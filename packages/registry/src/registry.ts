@@ -290,26 +290,30 @@ export class Registry {
    * take back (parkRun.lua): only by the fence holder, only if the record is still that run.
    */
   async parkRun(memberId: string, token: string, leftover: RunRecord, ttlS = 7 * 86_400): Promise<'ok' | 'no_fence' | 'changed'> {
-    return (await script(this.redis, 'parkRun')(
-      this.keys.fence(memberId),
-      this.keys.run(memberId),
-      this.keys.parked(leftover.jobId, leftover.attempt),
-      token,
-      leftover.token,
-      Math.max(1, Math.floor(ttlS)),
-    )) as 'ok' | 'no_fence' | 'changed';
+    return (await this.moveParked('parkRun', memberId, token, leftover, Math.max(1, Math.floor(ttlS)))) as 'ok' | 'no_fence' | 'changed';
   }
 
   /** An attempt takes its parked run back onto the member under its own token (adoptParked.lua). */
   async adoptParked(memberId: string, token: string, parked: RunRecord, workerId: string): Promise<'ok' | 'no_fence' | 'busy' | 'changed'> {
-    return (await script(this.redis, 'adoptParked')(
+    return (await this.moveParked('adoptParked', memberId, token, parked, workerId)) as 'ok' | 'no_fence' | 'busy' | 'changed';
+  }
+
+  /** The two moves between a member's run record and a parked one share their keys and first arguments. */
+  private moveParked(
+    name: 'parkRun' | 'adoptParked',
+    memberId: string,
+    token: string,
+    rec: RunRecord,
+    last: string | number,
+  ): Promise<unknown> {
+    return script(this.redis, name)(
       this.keys.fence(memberId),
       this.keys.run(memberId),
-      this.keys.parked(parked.jobId, parked.attempt),
+      this.keys.parked(rec.jobId, rec.attempt),
       token,
-      parked.token,
-      workerId,
-    )) as 'ok' | 'no_fence' | 'busy' | 'changed';
+      rec.token,
+      last,
+    );
   }
 
   async getParked(memberId: string, jobId: string, attempt: number): Promise<RunRecord | undefined> {

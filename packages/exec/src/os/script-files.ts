@@ -16,3 +16,18 @@ export function loadScripts<N extends string>(dir: URL, ext: string, names: read
   }
   return out;
 }
+
+/** The run protocol's steps, one script each on every OS (lib holds what they share). */
+export const RUN_STEP_SCRIPTS = [
+  'lib',
+  'supervisor',
+  'wrapper',
+  'reattach',
+  'probe',
+  'kill',
+  'triage',
+  'claim-run',
+  'prepare-run-dir',
+  'read-file',
+  'read-file-tail',
+] as const;

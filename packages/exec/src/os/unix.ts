@@ -1,6 +1,6 @@
 import type { RunHandle } from '../identity';
 import { shQuote } from '../quote';
-import { loadScripts } from './script-files';
+import { RUN_STEP_SCRIPTS, loadScripts } from './script-files';
 import { assertEnvName, assertHelperRequest, assertNonce, assertRunId } from './paths';
 import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
 
@@ -9,21 +9,7 @@ import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from '.
  * variable parts as positional parameters (`set -- …` ahead of the constant text) and, where it
  * uses them, the shared functions of lib.sh.
  */
-const SH = loadScripts(new URL('./linux/sh/', import.meta.url), '.sh', [
-  'lib',
-  'supervisor',
-  'wrapper',
-  'spawn-helper',
-  'reattach',
-  'probe',
-  'kill',
-  'triage',
-  'claim-run',
-  'prepare-run-dir',
-  'read-file',
-  'read-file-tail',
-  'prune-run-dirs',
-] as const);
+const SH = loadScripts(new URL('./linux/sh/', import.meta.url), '.sh', [...RUN_STEP_SCRIPTS, 'spawn-helper', 'prune-run-dirs'] as const);
 
 type ShName = Exclude<keyof typeof SH, 'lib'>;
 

@@ -1,7 +1,7 @@
 import type { RunHandle } from '../identity';
 import { psQuote, winQuoteArg } from '../quote';
 import { assertEnvName, assertNonce, assertRunId } from './paths';
-import { loadScripts } from './script-files';
+import { RUN_STEP_SCRIPTS, loadScripts } from './script-files';
 import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
 
 /**
@@ -15,19 +15,7 @@ import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from '.
  * the exit code atomically; identity = LastBootUpTime ticks + the supervisor's StartTime ticks; the
  * kill is `taskkill /F /T /PID` after a StartTime check.
  */
-const PS = loadScripts(new URL('./windows/ps/', import.meta.url), '.ps1', [
-  'lib',
-  'supervisor',
-  'wrapper',
-  'reattach',
-  'probe',
-  'kill',
-  'triage',
-  'claim-run',
-  'prepare-run-dir',
-  'read-file',
-  'read-file-tail',
-] as const);
+const PS = loadScripts(new URL('./windows/ps/', import.meta.url), '.ps1', RUN_STEP_SCRIPTS);
 
 type PsName = Exclude<keyof typeof PS, 'lib'>;
 

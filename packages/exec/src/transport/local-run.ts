@@ -6,6 +6,7 @@ import { LineSplitter } from '../lines';
 import { parseExitRecord, parseRunRecord } from '../os/markers';
 import type { RunStream } from '../run/host';
 import type { WrapperEvent } from '../run/reader';
+import { AsyncQueue } from './async-queue';
 import type { LocalSpawner, RunSpec } from './local-spawner';
 import type { ChannelEnd } from './types';
 
@@ -29,12 +30,9 @@ export async function spawnLocalRun(opts: {
   /** The run's cgroup, created (empty) by the caller; removed here if the run is not known to have started. */
   cgroup?: string;
 }): Promise<RunStream> {
-  const queue: WrapperEvent[][] = [];
-  let done = false;
-  let wake: (() => void) | undefined;
+  const queue = new AsyncQueue<WrapperEvent[]>();
   const push = (...evs: WrapperEvent[]) => {
     if (evs.length > 0) queue.push(evs);
-    wake?.();
   };
   const splitter = new LineSplitter();
   let endResolve: (e: ChannelEnd) => void = () => {};
@@ -42,35 +40,12 @@ export async function spawnLocalRun(opts: {
     endResolve = r;
   });
   const finish = (code: number) => {
-    done = true;
-    wake?.();
+    queue.end();
     endResolve({ kind: 'exit', code });
   };
-  let closed = false;
-  const events: AsyncIterable<WrapperEvent[]> = {
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const b = queue.shift();
-        if (b) {
-          yield b;
-          continue;
-        }
-        if (done || closed) return;
-        await new Promise<void>((r) => {
-          wake = r;
-        });
-        wake = undefined;
-      }
-    },
-  };
-  const channel: RunStream = {
-    events,
-    ended,
-    close: () => {
-      closed = true;
-      wake?.();
-    },
-  };
+  // Closed by the reader: no more reads of the run directory (the run goes on).
+  const closed = () => queue.ended;
+  const channel: RunStream = { events: queue, ended, close: () => queue.end() };
 
   const out = join(opts.runDir, 'out');
   // inotify on the run directory (output writes, the exit record), set up before the spawn so that
@@ -124,8 +99,7 @@ export async function spawnLocalRun(opts: {
       finish(97);
     } else {
       // Not known to have started: RunFollower waits for the run directory's record (a drop before the PID).
-      done = true;
-      wake?.();
+      queue.end();
       endResolve({ kind: 'drop', reason: 'local spawn: no answer from the spawn helper' });
     }
     return channel;
@@ -157,7 +131,7 @@ export async function spawnLocalRun(opts: {
     try {
       for (;;) {
         if (!drain()) {
-          if (closed) return;
+          if (closed()) return;
           // Nothing new: has the run ended? (checked before the last drain below; an exit code recorded
           // means the agent is gone, so is everything it wrote)
           const code = exitCode(opts.runDir);
@@ -173,7 +147,7 @@ export async function spawnLocalRun(opts: {
             return;
           }
         }
-        if (closed) return;
+        if (closed()) return;
         await new Promise<void>((r) => {
           poke = r;
         });
@@ -185,8 +159,7 @@ export async function spawnLocalRun(opts: {
   })().catch((err: Error) => {
     // Losing the follower is a "drop": RunFollower reattaches through the generic path.
     endResolve({ kind: 'drop', reason: `local follower failed: ${err.message}` });
-    done = true;
-    wake?.();
+    queue.end();
   });
   return channel;
 }
