@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Constant-time token comparison (hash both sides so lengths never leak either). */
-export function tokenMatches(given: string | undefined, expected: string): boolean {
+function tokenMatches(given: string | undefined, expected: string): boolean {
   if (!given) return false;
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
@@ -10,7 +10,7 @@ export function tokenMatches(given: string | undefined, expected: string): boole
 }
 
 /** The token from `Authorization: Bearer`, Basic auth (any user, token as password), or the `fleet_token` cookie. */
-export function presentedToken(req: FastifyRequest): string | undefined {
+function presentedToken(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   if (h?.startsWith('Bearer ')) return h.slice(7).trim();
   if (h?.startsWith('Basic ')) {

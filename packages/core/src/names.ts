@@ -3,7 +3,6 @@ export const PROVIDER_NAMES = ['claude', 'gemini', 'codex', 'shell'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 export const MEMBER_OS = ['linux', 'windows'] as const;
-export type MemberOs = (typeof MEMBER_OS)[number];
 
 /** A model name as the CLIs take it (`provider/model`, `model@version`, `[1m]` suffixes). */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@[\]-]{0,127}$/;

@@ -2,7 +2,7 @@
 import { type Logger, pino } from 'pino';
 
 /** Paths that may hold secrets anywhere in a log object: redacted, never printed. */
-export const REDACT = [
+const REDACT = [
   'privateKey',
   'passphrase',
   'password',

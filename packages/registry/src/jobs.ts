@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type ConnectionOptions, type Job, type JobsOptions, Queue } from 'bullmq';
+import { type ConnectionOptions, type Job, type JobsOptions, Queue, QueueKeys } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { MODEL_NAME, type PromptJobResult } from '@fleet/core';
@@ -43,7 +43,7 @@ export interface PromptJobData {
 }
 
 /** Job ids name their member: `<memberId>.<uuid>` (also a valid run-directory name). */
-export function newJobId(memberId: string): string {
+function newJobId(memberId: string): string {
   return `${memberId}.${randomUUID()}`;
 }
 
@@ -204,7 +204,8 @@ export class FleetJobs {
    */
   async membersWithWork(memberIds: readonly string[]): Promise<Set<string>> {
     const p = this.redis.pipeline();
-    const key = (id: string, type: string) => `${this.settings.bullPrefix}:${queueName(id)}:${type}`;
+    const keys = new QueueKeys(this.settings.bullPrefix);
+    const key = (id: string, type: string) => keys.toKey(queueName(id), type);
     for (const id of memberIds)
       p.llen(key(id, 'wait')).llen(key(id, 'active')).zcard(key(id, 'delayed')).zcard(key(id, 'prioritized')).llen(key(id, 'paused'));
     const res = (await p.exec()) ?? [];

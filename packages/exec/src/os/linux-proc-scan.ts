@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { dead, scan as scanTable, stat } from './linux/proc-scan.mjs';
 
 /** One live (non-zombie) process of the table. */
 export interface ProcRow {
@@ -12,64 +12,15 @@ export interface ProcRow {
   start: number;
 }
 
-/**
- * /proc/<pid>/stat and the pass over /proc, as plain JavaScript, so that one text runs in a worker
- * thread (the pass is ~8 µs per process of synchronous syscalls: with many runs ending, that is CPU a
- * busy event loop should not spend) and in this one (single reads; a pass when the loop is idle, or
- * no thread can be had). Each stat file: one open, one read, one close (readFileSync costs ~2× that).
- * A stat is [state, ppid, pgrp, sid, start]; pass rows come back flat: pid, ppid, pgrp, sid, start.
- */
-const SCAN = `
-const { readdirSync, openSync, readSync, closeSync } = require('node:fs');
-const buf = Buffer.alloc(4096);
-function stat(pid) {
-  let s;
-  try {
-    const fd = openSync('/proc/' + pid + '/stat', 'r');
-    try { s = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)); } finally { closeSync(fd); }
-  } catch { return undefined; }
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return [f[0] ?? '', Number(f[1]), Number(f[2]), Number(f[3]), Number(f[19])];
-}
-function dead(state) {
-  return state === 'Z' || state === 'X' || state === 'x';
-}
-function scan(self) {
-  const out = [];
-  for (const name of readdirSync('/proc')) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const pid = Number(name);
-    if (pid === self) continue;
-    const st = stat(name);
-    if (!st || dead(st[0])) continue;
-    out.push(pid, st[1], st[2], st[3], st[4]);
-  }
-  return out;
-}
-`;
-
-type StatTuple = [state: string, ppid: number, pgrp: number, sid: number, start: number];
-interface Here {
-  stat(pid: number): StatTuple | undefined;
-  dead(state: string): boolean;
-  scan(self: number): number[];
-}
-let here: Here | undefined;
-const inline = (): Here => {
-  here ??= new Function('require', `${SCAN}\nreturn { stat, dead, scan };`)(createRequire(import.meta.url)) as Here;
-  return here;
-};
-
 /** One process's stat fields, or undefined if it is gone. */
 export function procStat(pid: number): { state: string; ppid: number; pgrp: number; sid: number; start: number } | undefined {
-  const st = inline().stat(pid);
+  const st = stat(pid);
   return st && { state: st[0], ppid: st[1], pgrp: st[2], sid: st[3], start: st[4] };
 }
 
 /** Zombies (and dying processes) count as dead: PID 1 may take seconds to reap an orphan. */
 export function isDead(state: string): boolean {
-  return inline().dead(state);
+  return dead(state);
 }
 
 let thread: Worker | undefined;
@@ -77,7 +28,7 @@ let threadFailed = false;
 const waiting: Array<(flat: number[]) => void> = [];
 function scanHere(): number[] {
   passes.here++;
-  return inline().scan(process.pid);
+  return scanTable(process.pid);
 }
 
 const passes = { here: 0, inThread: 0 };
@@ -87,9 +38,9 @@ export function procScanCounts(): { here: number; inThread: number } {
 }
 
 /**
- * Whether the event loop is busy (utilization over the last ~100 ms above 60 %). A pass handed to
- * the thread costs a message round trip (~0.5 ms on a loaded 2-core machine) more than one done here:
- * worth it only when the loop has better things to do.
+ * Whether the event loop is busy (utilization over the last 100 ms above 60 %). A pass handed to the
+ * thread costs a message round trip more than one done here: worth it only when the loop has better
+ * things to do.
  */
 let eluMark = performance.eventLoopUtilization();
 let eluAt = performance.now();
@@ -112,12 +63,8 @@ function scan(): Promise<number[]> {
 function scanInThread(): Promise<number[]> {
   if (!thread && !threadFailed) {
     try {
-      const t = new Worker(
-        `${SCAN}\nrequire('node:worker_threads').parentPort.on('message', (self) => require('node:worker_threads').parentPort.postMessage(scan(self)));`,
-        {
-          eval: true,
-        },
-      );
+      // Plain JavaScript: a thread needs no loader for it.
+      const t = new Worker(new URL('./linux/proc-scan.mjs', import.meta.url));
       t.on('message', (flat: number[]) => {
         waiting.shift()?.(flat);
         // Referenced only while a pass is awaited: an idle thread must never keep the process alive.

@@ -10,14 +10,14 @@ export const PID_LINE = /^FLEET_PID:(\d+)$/;
 export const ID_LINE = /^FLEET_ID:([^:]*):([^:]*)$/;
 export const ERR_LINE = /^FLEET_ERR:([a-z_]+)$/;
 export const ATTACH_LINE = /^FLEET_ATTACH:(alive|gone|rebooted|mismatch)$/;
-export const PROBE_LINE = /^FLEET_PROBE:(alive|gone|rebooted|mismatch):([^:]*):(\d*)$/;
-export const KILL_LINE = /^FLEET_KILL:(killed|already_gone|identity_mismatch|timeout):(\d+)$/;
+const PROBE_LINE = /^FLEET_PROBE:(alive|gone|rebooted|mismatch):([^:]*):(\d*)$/;
+const KILL_LINE = /^FLEET_KILL:(killed|already_gone|identity_mismatch|timeout):(\d+)$/;
 
 /** The local spawn helper: ready (or why not), then one line per request. */
 export const HELPER_LINE = /^FLEET_HELPER:([a-z_]+)$/;
 export const SPAWNED_LINE = /^FLEET_SPAWNED:(\d+):(\d+|[a-z_]+)$/;
 
-export function exitMarker(nonce: string): string {
+function exitMarker(nonce: string): string {
   return `FLEET_EXIT:${nonce}:`;
 }
 
@@ -64,7 +64,7 @@ export function parseKill(text: string): { result: KillResult; count: number } {
   throw new Error(`unparseable kill output: ${JSON.stringify(text.slice(0, 200))}`);
 }
 
-export const TRIAGE_LINE = /^FLEET_TRIAGE:(\d+):(alive|gone|rebooted|mismatch):([01])$/;
+const TRIAGE_LINE = /^FLEET_TRIAGE:(\d+):(alive|gone|rebooted|mismatch):([01])$/;
 
 export interface TriageResult {
   state: ProbeState;

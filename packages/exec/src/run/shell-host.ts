@@ -7,7 +7,7 @@ import type { PrepareRefusal, RunHost, RunStart, RunStream } from './host';
 import { WrapperReader } from './reader';
 
 /** Reconnect policy of one control step. */
-export const RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 2_000, deadlineMs: 30_000 };
+const RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 2_000, deadlineMs: 30_000 };
 
 export function newNonce(): string {
   return randomBytes(16).toString('hex');

@@ -5,9 +5,9 @@ import { type ExecResult, TransportError } from './types';
 
 /**
  * One long-lived shell per member, fed commands on stdin and framed by an end tag that carries a
- * fresh random nonce per command (command output cannot spoof it). Opening an exec channel costs
- * ~175 ms on OpenSSH; a command on this shell ~1 ms. Commands run one at a time. Any doubt about
- * the shell's state (drop, timeout) destroys it; the next command opens a new one.
+ * fresh random nonce per command (command output cannot spoof it): a command costs a write and a read,
+ * not an exec channel's open and a login shell. Commands run one at a time. Any doubt about the
+ * shell's state (drop, timeout) destroys it; the next command opens a new one.
  */
 export class ControlShell {
   private buf = '';

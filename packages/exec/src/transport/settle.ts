@@ -4,10 +4,9 @@ import { TransportError } from './types';
 /**
  * One callback-style ssh2 request, always settled: by its callback, or as `dropped` when one of
  * `closers` (the connection, the SFTP session) closes first, or as `timeout` after `ms`. ssh2 leaves
- * some callbacks uncalled when the connection dies mid-request: an SFTP write waiting for window
- * space never returned after a drop (a 4 MiB write hung on every drop 5 ms in), which in the chaos
- * run held a member's run in `starting` for good, deaf to its cancel. What arrives after that
- * (a channel opened late) is handed to `discard`, never leaked.
+ * some callbacks uncalled when the connection dies mid-request (an SFTP write waiting for window
+ * space never returns after a drop), which would hold a run in `starting` for good, deaf to its
+ * cancel. What arrives after that (a channel opened late) is handed to `discard`, never leaked.
  */
 export function settle<T>(
   what: string,

@@ -54,8 +54,9 @@ export class SshTransport implements Transport {
   private opening: Promise<ControlShell> | undefined;
   private sftp: Promise<{ c: Client; sftp: SFTPWrapper }> | undefined;
   /**
-   * An exec channel opened ahead of the next run: opening one costs ~175 ms on OpenSSH, which would
-   * otherwise sit between enqueue and PID. Refilled after each run start; dropped with the connection.
+   * An exec channel opened ahead of the next run: opening one is the dearest step of a start over
+   * SSH, which would otherwise sit between enqueue and PID. Refilled after each run start; dropped
+   * with the connection.
    */
   private spare: { ch: Promise<ClientChannel>; closed: boolean } | undefined;
   private closed = false;
