@@ -74,8 +74,8 @@ export class FleetWorker {
     this.timers.push(setInterval(() => void this.scanWork(), this.cfg.workScanMs));
     this.timers.push(setInterval(() => void this.runSweep('periodic'), this.cfg.sweepIntervalMs));
     // Not awaited: a fleet's run directories must not hold back the start.
-    void this.runPrune();
-    this.timers.push(setInterval(() => void this.runPrune(), this.cfg.runPruneIntervalMs));
+    void this.runPrune('startup');
+    this.timers.push(setInterval(() => void this.runPrune('periodic'), this.cfg.runPruneIntervalMs));
     this.log.info(
       { workerId: this.cfg.workerId, members: this.memberIds.size, serving: this.workers.size, startMs: Date.now() - t0 },
       'worker started',
@@ -96,7 +96,7 @@ export class FleetWorker {
   }
 
   /** Deletes finished run directories past their retention. */
-  private runPrune(): Promise<unknown> {
+  private runPrune(why: string): Promise<unknown> {
     return this.inTurn('pruning', 'run directory prune', async () => {
       const r = await pruneRunDirs({
         registry: this.registry,
@@ -104,7 +104,7 @@ export class FleetWorker {
         log: this.log,
         retentionMs: this.cfg.runRetentionMs,
       });
-      return r.removed > 0 ? r : undefined;
+      return r.removed > 0 || why === 'startup' ? { ...r, why } : undefined;
     });
   }
 
