@@ -1,3 +1,4 @@
+import { PERMISSION_MODES, unsupportedOptions } from '@fleet/core';
 import { type FleetJobs, IdempotencyConflict, IdempotencyKey, type Registry } from '@fleet/registry';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -23,6 +24,13 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
         resume: z.boolean().optional(),
         model: z.string().optional(),
         maxTurns: z.number().int().positive().optional(),
+        permissionMode: z.enum(PERMISSION_MODES).optional().describe("how far the agent may act without asking (the member's by default)"),
+        maxBudgetUsd: z.number().positive().optional().describe('stop once the run costs this much (claude)'),
+        fallbackModel: z.string().optional().describe('model to use when the chosen one is overloaded (claude)'),
+        allowedTools: z
+          .array(z.string())
+          .optional()
+          .describe('tool rules the agent may use without asking, e.g. Edit, Bash(git *) (claude)'),
         wait: z.boolean().optional().describe('wait for the result (up to waitTimeoutS)'),
         waitTimeoutS: z.number().int().positive().max(3600).optional(),
         idempotencyKey: IdempotencyKey.optional().describe(
@@ -39,6 +47,10 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
       if (args.resume !== undefined) req.resume = args.resume;
       if (args.model !== undefined) req.model = args.model;
       if (args.maxTurns !== undefined) req.maxTurns = args.maxTurns;
+      for (const k of ['permissionMode', 'maxBudgetUsd', 'fallbackModel', 'allowedTools'] as const)
+        if (args[k] !== undefined) req[k] = args[k];
+      const unsupported = unsupportedOptions(m.provider, args);
+      if (unsupported) return fail(unsupported);
       let job: Awaited<ReturnType<typeof jobs.enqueue>>;
       try {
         job = await jobs.enqueue(m.id, req, args.idempotencyKey === undefined ? {} : { idempotencyKey: args.idempotencyKey });

@@ -8,8 +8,10 @@ import { parseArgs } from 'node:util';
  *   fleet up                                   start everything locally (like npm start)
  *   fleet members add --name N --transport ssh|local [--host H --port P --user U --key FILE | --password-env VAR]
  *                     --work-folder DIR --provider claude|gemini|codex|shell [--model M] [--os linux|windows]
+ *                     [--permission-mode default|acceptEdits|auto|bypassPermissions|dontAsk|plan]
  *   fleet members list | fleet members rm <id|name> [--force]
- *   fleet run <member> "<prompt>" [--resume] [--model M] [--max-turns N] [--timeout S] [--no-stream]
+ *   fleet run <member> "<prompt>" [--resume] [--model M] [--max-turns N] [--permission-mode M]
+ *                [--max-budget-usd N] [--fallback-model M] [--allowed-tools T1,T2] [--timeout S] [--no-stream]
  *   fleet status | fleet cancel <jobId>
  * FLEET_URL (default http://127.0.0.1:8080) and FLEET_API_TOKEN (default: ./.fleet/api-token).
  */
@@ -101,6 +103,10 @@ async function run(args: string[]): Promise<number> {
       resume: { type: 'boolean' },
       model: { type: 'string' },
       'max-turns': { type: 'string' },
+      'permission-mode': { type: 'string' },
+      'max-budget-usd': { type: 'string' },
+      'fallback-model': { type: 'string' },
+      'allowed-tools': { type: 'string' },
       timeout: { type: 'string' },
       'no-stream': { type: 'boolean' },
     },
@@ -112,6 +118,10 @@ async function run(args: string[]): Promise<number> {
   if (values.resume) body.resume = true;
   if (values.model) body.model = values.model;
   if (values['max-turns']) body.maxTurns = Number(values['max-turns']);
+  if (values['permission-mode']) body.permissionMode = values['permission-mode'];
+  if (values['max-budget-usd']) body.maxBudgetUsd = Number(values['max-budget-usd']);
+  if (values['fallback-model']) body.fallbackModel = values['fallback-model'];
+  if (values['allowed-tools']) body.allowedTools = values['allowed-tools'].split(',');
   if (values.timeout) body.totalTimeoutS = Number(values.timeout);
   const { json } = await submit(id, body);
   const jobId = String(json.jobId);
@@ -207,6 +217,7 @@ async function members(args: string[]): Promise<number> {
         'work-folder': { type: 'string' },
         provider: { type: 'string', default: 'claude' },
         model: { type: 'string' },
+        'permission-mode': { type: 'string' },
         os: { type: 'string' },
       },
     });
@@ -224,6 +235,7 @@ async function members(args: string[]): Promise<number> {
     if (values['password-env']) body.password = process.env[values['password-env']];
     if (values['host-key']) body.hostKeySha256 = values['host-key'];
     if (values.model) body.model = values.model;
+    if (values['permission-mode']) body.permissionMode = values['permission-mode'];
     if (values.os) body.os = values.os;
     const { json } = await api('POST', '/v1/members', body);
     process.stdout.write(`${json.id}\n`);

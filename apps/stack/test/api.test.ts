@@ -117,6 +117,44 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     expect(await resumeFrom('1-1')).toEqual(['event: gap', `data: {"skipped":null,"before":"${kept[0]?.[0]}"}`]);
   });
 
+  it('permission modes: as root the agent refuses to skip permissions → config, not retried, fix in the message; a job mode and limits reach the agent; a provider lacking an option is a 400', async () => {
+    expect(process.getuid?.()).toBe(0);
+    const m = await s.fakeMember('root-refusal');
+    await s.http('PATCH', `/v1/members/${m.id}`, { agentEnv: { FAKE_AGENT_STATE: m.state.dir, FAKE_AGENT_ROOT_CHECK: '1' } });
+    const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@lines 1', attempts: 3 });
+    const failed = await s.waitJob(String(r.json.jobId));
+    expect(failed).toMatchObject({ state: 'failed', attempts: 1, error: { category: 'config' } });
+    expect(String((failed.error as { message: string }).message)).toMatch(/root\/sudo privileges.*fix: .*permissionMode/s);
+    // The same member with a mode root may use: the run starts and the mode is what the agent saw.
+    const ok = await s.http('POST', `/v1/members/${m.id}/prompts`, {
+      prompt: '@lines 1',
+      permissionMode: 'acceptEdits',
+      maxBudgetUsd: 0.25,
+      fallbackModel: 'fake-model-2',
+      allowedTools: ['Edit', 'Bash(git *)'],
+    });
+    expect(ok.status).toBe(202);
+    expect(await s.waitJob(String(ok.json.jobId))).toMatchObject({ state: 'completed' });
+    const events = await sse(`/v1/jobs/${ok.json.jobId}/events`);
+    const init = JSON.parse(events.find((e) => e.event === 'output' && e.data.includes('"subtype":"init"'))?.data ?? '{}');
+    expect(init).toMatchObject({
+      permissionMode: 'acceptEdits',
+      maxBudgetUsd: 0.25,
+      fallbackModel: 'fake-model-2',
+      allowedTools: ['Edit', 'Bash(git *)'],
+    });
+    const member = await s.http('PATCH', `/v1/members/${m.id}`, { permissionMode: 'dontAsk' });
+    expect(member.json.permissionMode).toBe('dontAsk');
+    // A shell member has no budget flag: refused before anything is queued.
+    const sh = await s.http('POST', '/v1/members', { name: 'sh-opts', transport: 'local', workFolder: m.workFolder, provider: 'shell' });
+    const bad = await s.http('POST', `/v1/members/${sh.json.id}/prompts`, { prompt: 'true', maxBudgetUsd: 1 });
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ error: 'unsupported_option' });
+    expect(String(bad.json.message)).toMatch(/maxBudgetUsd is not offered by shell/);
+    // (the queue exists from the member's creation: only its meta key)
+    expect(await s.redis.keys(`${s.prefix}:q:member-${sh.json.id}:*`)).toEqual([`${s.prefix}:q:member-${sh.json.id}:meta`]);
+  });
+
   it('cancel: the process tree is gone and the job failed as cancelled', async () => {
     const m = await s.fakeMember('cancel');
     const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@spawn-tree 60\n@sleep 60' });

@@ -62,7 +62,7 @@ async function finishedRun(member: Member, jobId: string, prompt: string): Promi
     // As the worker starts it (the result comes as a JSON event).
     argv: getProvider(member.provider).buildArgv({
       binary: member.agentBinary,
-      skipPermissions: member.skipPermissions,
+      permissionMode: member.permissionMode,
       trustWorkspace: member.trustWorkspace,
     }),
     env: member.agentEnv,

@@ -1,11 +1,16 @@
-/** Why an agent run failed, decided from the agent's own output and exit code only. */
+/**
+ * Why an agent run failed, decided from the agent's own output and exit code only. `config`: the
+ * agent refused how it was started (a flag its user may not use); the message says the fix.
+ */
 export const ERROR_CATEGORIES = [
   'auth',
   'overloaded',
   'server',
   'stale_session',
   'max_turns',
+  'budget',
   'workspace_not_trusted',
+  'config',
   'agent_not_found',
   'unknown',
 ] as const;
@@ -18,7 +23,9 @@ export const RETRYABLE: Readonly<Record<ErrorCategory, boolean>> = {
   server: true,
   stale_session: true,
   max_turns: false,
+  budget: false,
   workspace_not_trusted: false,
+  config: false,
   agent_not_found: false,
   unknown: false,
 };

@@ -3,3 +3,4 @@ export * from './categories';
 export * from './names';
 export * from './failure';
 export * from './result';
+export * from './options';

@@ -28,6 +28,9 @@ describe('classification of real CLI output (captured from the npm packages with
     ['gemini-untrusted', 'gemini', 'workspace_not_trusted'],
     ['codex-untrusted', 'codex', 'workspace_not_trusted'],
     ['codex-json-untrusted', 'codex', 'workspace_not_trusted'],
+    ['claude-stream-root-skip-permissions', 'claude', 'config'],
+    ['claude-stream-root-bypass-mode', 'claude', 'config'],
+    ['claude-stream-user-bypass-noauth', 'claude', 'auth'],
   ];
   it.each(table)('%s → %s %s', (name, provider, category) => {
     const f = fixture(name);
@@ -55,6 +58,24 @@ describe('classification of real CLI output (captured from the npm packages with
       const f = fixture(name);
       expect(getProvider(provider).parse(f.exit, f.lines).error?.category).not.toBe('stale_session');
     }
+  });
+
+  it('claude as root refusing to skip permissions: a configuration error whose message says the fix', () => {
+    const f = fixture('claude-stream-root-skip-permissions');
+    const e = getProvider('claude').parse(f.exit, f.lines).error;
+    expect(e?.message).toMatch(/^--dangerously-skip-permissions cannot be used with root\/sudo privileges/);
+    expect(e?.message).toMatch(/fix: .*non-?root|fix: .*other than root/);
+    expect(e?.message).toMatch(/permissionMode/);
+    expect(e?.message).toMatch(/IS_SANDBOX=1/);
+  });
+
+  it('claude: the result envelope decides before the exit code', () => {
+    const ok = { type: 'result', subtype: 'success', is_error: false, result: 'done', session_id: 's1', usage: {} };
+    expect(getProvider('claude').parse(1, [JSON.stringify(ok)])).toMatchObject({ ok: true, result: 'done', sessionId: 's1' });
+    const limited = { ...ok, is_error: true, result: 'API Error: 429 rate_limit_error' };
+    expect(getProvider('claude').parse(0, [JSON.stringify(limited)])).toMatchObject({ ok: false, error: { category: 'overloaded' } });
+    const budget = { ...ok, subtype: 'error_max_budget_usd', is_error: true, result: undefined };
+    expect(getProvider('claude').parse(1, [JSON.stringify(budget)]).error?.category).toBe('budget');
   });
 
   it('claude: session id and usage are read from the real result line even on error', () => {
@@ -147,7 +168,12 @@ describe('classification rules', () => {
 describe('argv building', () => {
   it('never puts the prompt in argv and refuses values that would be read as flags', () => {
     const claude = getProvider('claude');
-    const argv = claude.buildArgv({ model: 'claude-sonnet-4-5', maxTurns: 80, resumeSessionId: 'abc-123', skipPermissions: true });
+    const argv = claude.buildArgv({
+      model: 'claude-sonnet-4-5',
+      maxTurns: 80,
+      resumeSessionId: 'abc-123',
+      permissionMode: 'bypassPermissions',
+    });
     expect(argv).toEqual([
       'claude',
       '-p',
@@ -183,5 +209,47 @@ describe('argv building', () => {
       '--skip-trust',
     ]);
     expect(getProvider('shell').buildArgv({})).toEqual(['sh']);
+  });
+
+  it('each permission mode becomes the flag its CLI has (real --help of claude 2.1.197, gemini 0.61.0, codex 0.169.0)', () => {
+    const tail = (p: ProviderName, o: Parameters<ReturnType<typeof getProvider>['buildArgv']>[0], from: number) =>
+      getProvider(p).buildArgv(o).slice(from);
+    expect(tail('claude', { permissionMode: 'acceptEdits' }, 5)).toEqual(['--permission-mode', 'acceptEdits']);
+    expect(tail('claude', { permissionMode: 'dontAsk' }, 5)).toEqual(['--permission-mode', 'dontAsk']);
+    expect(tail('claude', { permissionMode: 'default' }, 5)).toEqual([]);
+    expect(tail('gemini', { permissionMode: 'acceptEdits' }, 3)).toEqual(['--approval-mode', 'auto_edit']);
+    expect(tail('gemini', { permissionMode: 'bypassPermissions' }, 3)).toEqual(['--approval-mode', 'yolo']);
+    expect(tail('gemini', { permissionMode: 'plan' }, 3)).toEqual(['--approval-mode', 'plan']);
+    expect(tail('codex', { permissionMode: 'acceptEdits' }, 2)).toEqual(['--json', '--sandbox', 'workspace-write', '-']);
+    expect(tail('codex', { permissionMode: 'plan' }, 2)).toEqual(['--json', '--sandbox', 'read-only', '-']);
+    expect(tail('codex', { permissionMode: 'bypassPermissions' }, 2)).toEqual([
+      '--json',
+      '--dangerously-bypass-approvals-and-sandbox',
+      '-',
+    ]);
+    expect(() => getProvider('gemini').buildArgv({ permissionMode: 'dontAsk' })).toThrow(/permissionMode dontAsk is not offered by gemini/);
+    expect(() => getProvider('codex').buildArgv({ permissionMode: 'auto' })).toThrow(/not offered by codex/);
+  });
+
+  it('per-job limits: claude takes them as flags, the others refuse them clearly, tool rules are checked', () => {
+    const argv = getProvider('claude').buildArgv({
+      maxBudgetUsd: 0.5,
+      fallbackModel: 'claude-haiku-4-5',
+      allowedTools: ['Edit', 'Bash(git *)'],
+    });
+    expect(argv.slice(5)).toEqual([
+      '--max-budget-usd',
+      '0.5',
+      '--fallback-model',
+      'claude-haiku-4-5',
+      '--allowedTools',
+      'Edit,Bash(git *)',
+    ]);
+    expect(() => getProvider('codex').buildArgv({ maxBudgetUsd: 1 })).toThrow(/maxBudgetUsd is not offered by codex/);
+    expect(() => getProvider('gemini').buildArgv({ fallbackModel: 'x' })).toThrow(/fallbackModel is not offered by gemini/);
+    expect(() => getProvider('claude').buildArgv({ allowedTools: ['--dangerously-skip-permissions'] })).toThrow(/invalid tool rule/);
+    expect(() => getProvider('claude').buildArgv({ allowedTools: ['Bash(a,b)'] })).toThrow(/invalid tool rule/);
+    expect(() => getProvider('claude').buildArgv({ fallbackModel: '--x' })).toThrow(/invalid fallback model/);
+    expect(() => getProvider('claude').buildArgv({ maxBudgetUsd: -1 })).toThrow(/invalid maxBudgetUsd/);
   });
 });

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, type JobsOptions, Queue, QueueKeys } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { MODEL_NAME, type PromptJobResult } from '@fleet/core';
+import { MODEL_NAME, PERMISSION_MODES, type PermissionMode, type PromptJobResult, TOOL_RULE } from '@fleet/core';
 import { Keys, queueName } from './keys';
 
 export const PromptRequest = z
@@ -24,6 +24,19 @@ export const PromptRequest = z
       .max(30 * 86_400)
       .optional(),
     attempts: z.number().int().min(1).max(20).default(3),
+    permissionMode: z.enum(PERMISSION_MODES).optional().describe("This job's permission mode instead of the member's"),
+    maxBudgetUsd: z.number().positive().max(10_000).optional().describe('Stop the run once its API cost reaches this (claude)'),
+    fallbackModel: z
+      .string()
+      .regex(MODEL_NAME, 'invalid model name')
+      .optional()
+      .describe('Model to use when the chosen one is overloaded (claude)'),
+    allowedTools: z
+      .array(z.string().regex(TOOL_RULE, 'invalid tool rule (e.g. Edit, Bash(git *); no comma)'))
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('Tool rules the agent may use without asking (claude)'),
   })
   .strict();
 export type PromptRequest = z.input<typeof PromptRequest>;
@@ -35,6 +48,10 @@ export interface PromptJobData {
   model?: string;
   maxTurns?: number;
   inactivityTimeoutS?: number;
+  permissionMode?: PermissionMode;
+  maxBudgetUsd?: number;
+  fallbackModel?: string;
+  allowedTools?: string[];
   /** Shared by all attempts: epoch ms after which no attempt may run. */
   deadlineAt?: number;
   enqueuedAt: number;
@@ -138,11 +155,7 @@ export class FleetJobs {
     const now = opts.now ?? Date.now();
     const req = PromptRequest.parse(input);
     const key = opts.idempotencyKey === undefined ? undefined : IdempotencyKey.parse(opts.idempotencyKey);
-    const data: PromptJobData = { memberId, prompt: req.prompt, resume: req.resume, enqueuedAt: now };
-    if (req.model !== undefined) data.model = req.model;
-    if (req.maxTurns !== undefined) data.maxTurns = req.maxTurns;
-    if (req.inactivityTimeoutS !== undefined) data.inactivityTimeoutS = req.inactivityTimeoutS;
-    if (req.totalTimeoutS !== undefined) data.deadlineAt = now + req.totalTimeoutS * 1000;
+    const data = jobData(memberId, req, now);
     // A resumed prompt may need one immediate retry without the stale session.
     const attempts = req.resume ? Math.max(2, req.attempts) : req.attempts;
     const jobId = key === undefined ? newJobId(memberId) : idempotentJobId(memberId, key);
@@ -234,6 +247,16 @@ export class FleetJobs {
   }
 }
 
+/** The job's data: the request's fields as the worker reads them, the deadline made absolute. */
+function jobData(memberId: string, req: z.output<typeof PromptRequest>, now: number): PromptJobData {
+  const data: PromptJobData = { memberId, prompt: req.prompt, resume: req.resume, enqueuedAt: now };
+  for (const k of ['model', 'maxTurns', 'inactivityTimeoutS', 'permissionMode', 'maxBudgetUsd', 'fallbackModel', 'allowedTools'] as const) {
+    if (req[k] !== undefined) Object.assign(data, { [k]: req[k] });
+  }
+  if (req.totalTimeoutS !== undefined) data.deadlineAt = now + req.totalTimeoutS * 1000;
+  return data;
+}
+
 /** An existing job found by idempotency key, if it was made from the same request (the deadline aside). */
 function sameRequest(job: Job<PromptJobData, PromptJobResult>, data: PromptJobData, attempts: number): Job<PromptJobData, PromptJobResult> {
   const a = job.data;
@@ -242,6 +265,10 @@ function sameRequest(job: Job<PromptJobData, PromptJobResult>, data: PromptJobDa
     a.model === data.model &&
     a.maxTurns === data.maxTurns &&
     a.inactivityTimeoutS === data.inactivityTimeoutS &&
+    a.permissionMode === data.permissionMode &&
+    a.maxBudgetUsd === data.maxBudgetUsd &&
+    a.fallbackModel === data.fallbackModel &&
+    a.allowedTools?.join(',') === data.allowedTools?.join(',') &&
     (a.deadlineAt === undefined) === (data.deadlineAt === undefined) &&
     (job.opts.attempts ?? 1) === attempts;
   // `resume` may have been turned off by a stale-session retry of that very job: not a difference.

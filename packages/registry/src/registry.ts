@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { script } from './commands/index';
 import { Keys } from './keys';
-import { type Member, MemberInput, MemberPatch, type MemberSecret, SECRET_FIELDS } from './schema';
+import { PERMISSION_MODES, type PermissionMode } from '@fleet/core';
+import { type Member, MemberInput, MemberPatch, type MemberSecret, SECRET_FIELDS, permissionModeOf } from './schema';
 
 /** `parked`: a finished run kept for its own attempt off the member (see parkRun). */
 export type RunState = 'starting' | 'running' | 'killing' | 'parked';
@@ -74,6 +75,13 @@ export function fenceToken(jobId: string, attempt: number, workerId: string): st
 
 const bool = (v: string | undefined, dflt: boolean) => (v === undefined ? dflt : v === '1');
 const int = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+/** A member stored before permission modes had only the boolean `skipPermissions`. */
+const decodePermissionMode = (h: Record<string, string>): PermissionMode =>
+  (PERMISSION_MODES as readonly string[]).includes(h.permissionMode ?? '')
+    ? (h.permissionMode as PermissionMode)
+    : bool(h.skipPermissions, true)
+      ? 'bypassPermissions'
+      : 'default';
 
 /**
  * Members and run records in Redis. Hash fields are human-readable (operators read them with
@@ -104,7 +112,7 @@ export class Registry {
       os: spec.os,
       workFolder: spec.workFolder,
       provider: spec.provider,
-      skipPermissions: spec.skipPermissions ? '1' : '0',
+      permissionMode: permissionModeOf(spec),
       trustWorkspace: spec.trustWorkspace ? '1' : '0',
       tokensIn: '0',
       tokensOut: '0',
@@ -172,11 +180,17 @@ export class Registry {
     const patch = MemberPatch.parse(patchInput);
     const cur = await this.requireMember(id);
     // Validate the merged member as a whole (e.g. workFolder stays absolute for its OS).
-    MemberInput.parse({ ...this.toSpec(cur), ...patch, ...(cur.hasSecret || patch.privateKey || patch.password ? { password: 'x' } : {}) });
+    const merged = { ...this.toSpec(cur), ...patch, ...(cur.hasSecret || patch.privateKey || patch.password ? { password: 'x' } : {}) };
+    if (patch.permissionMode !== undefined || patch.skipPermissions !== undefined) {
+      merged.permissionMode = permissionModeOf(patch);
+      delete merged.skipPermissions;
+    }
+    MemberInput.parse(merged);
     const set: Record<string, string> = { updatedAt: String(now) };
     const secret: Record<string, string> = {};
+    if (patch.permissionMode !== undefined || patch.skipPermissions !== undefined) set.permissionMode = permissionModeOf(patch);
     for (const [k, v] of Object.entries(patch)) {
-      if (v === undefined) continue;
+      if (v === undefined || k === 'permissionMode' || k === 'skipPermissions') continue;
       if ((SECRET_FIELDS as readonly string[]).includes(k)) secret[k] = String(v);
       else if (k === 'agentEnv') for (const [ek, ev] of Object.entries(v as Record<string, string>)) set[`env.${ek}`] = ev;
       else if (typeof v === 'boolean') set[k] = v ? '1' : '0';
@@ -496,7 +510,7 @@ export class Registry {
       workFolder: h.workFolder ?? '',
       provider: (h.provider ?? 'shell') as Member['provider'],
       agentEnv,
-      skipPermissions: bool(h.skipPermissions, true),
+      permissionMode: decodePermissionMode(h),
       trustWorkspace: bool(h.trustWorkspace, false),
       tokensIn: Number(h.tokensIn ?? 0),
       tokensOut: Number(h.tokensOut ?? 0),

@@ -1,4 +1,13 @@
-import { ENV_NAME, MEMBER_OS, MODEL_NAME as MODEL, PROVIDER_NAMES as PROVIDERS, PROGRAM_PATH as BINARY } from '@fleet/core';
+import {
+  ENV_NAME,
+  MEMBER_OS,
+  MODEL_NAME as MODEL,
+  PERMISSION_MODES,
+  type PermissionMode,
+  PROVIDER_NAMES as PROVIDERS,
+  PROGRAM_PATH as BINARY,
+  unsupportedOptions,
+} from '@fleet/core';
 import { z } from 'zod';
 
 /**
@@ -37,7 +46,11 @@ const base = z
     agentBinary: z.string().regex(BINARY, 'invalid program path').optional(),
     agentEnv: z.record(z.string().regex(ENV_NAME, 'invalid variable name'), safe(4096)).optional(),
     maxTurns: z.number().int().min(1).max(10_000).optional(),
-    skipPermissions: z.boolean().default(true),
+    permissionMode: z
+      .enum(PERMISSION_MODES)
+      .optional()
+      .describe('How far the agent may act without asking (default bypassPermissions: a headless run cannot ask)'),
+    skipPermissions: z.boolean().optional().describe('Deprecated: true is permissionMode bypassPermissions, false is default'),
     trustWorkspace: z.boolean().default(false),
   })
   .strict();
@@ -55,8 +68,25 @@ function refineMember(m: Partial<z.infer<typeof base>>, ctx: z.RefinementCtx): v
       ctx.addIssue({ code: 'custom', path: ['privateKey'], message: 'one of privateKey, privateKeyPath, password is required' });
     }
   }
+  if (
+    m.permissionMode !== undefined &&
+    m.skipPermissions !== undefined &&
+    m.permissionMode !== permissionModeOf({ skipPermissions: m.skipPermissions })
+  ) {
+    ctx.addIssue({ code: 'custom', path: ['skipPermissions'], message: 'contradicts permissionMode; send permissionMode only' });
+  }
+  const unsupported = m.provider && unsupportedOptions(m.provider, { permissionMode: permissionModeOf(m) });
+  if (unsupported) ctx.addIssue({ code: 'custom', path: ['permissionMode'], message: unsupported });
   if (m.transport === 'local' && m.os === 'windows')
     ctx.addIssue({ code: 'custom', path: ['os'], message: 'local members run this machine’s OS (linux)' });
+}
+
+/** The permission mode a member input asks for, the deprecated boolean included. */
+export function permissionModeOf(m: {
+  permissionMode?: PermissionMode | undefined;
+  skipPermissions?: boolean | undefined;
+}): PermissionMode {
+  return m.permissionMode ?? (m.skipPermissions === false ? 'default' : 'bypassPermissions');
 }
 
 export const MemberInput = base.superRefine(refineMember);
@@ -86,7 +116,7 @@ export interface Member {
   agentBinary?: string;
   agentEnv: Record<string, string>;
   maxTurns?: number;
-  skipPermissions: boolean;
+  permissionMode: PermissionMode;
   trustWorkspace: boolean;
   sessionId?: string;
   tokensIn: number;

@@ -62,6 +62,9 @@ describe('members', () => {
       { name: 'x', transport: 'ssh', host: 'h', port: 70000, username: 'u', password: 'p', workFolder: '/w', provider: 'claude' },
       { ...local, workFolder: '/srv/../etc' },
       { ...local, os: 'windows', workFolder: '/unix/path' },
+      { ...local, permissionMode: 'yolo' },
+      { ...local, provider: 'gemini', permissionMode: 'dontAsk' },
+      { ...local, permissionMode: 'plan', skipPermissions: true },
     ];
     for (const b of bad) await expect(reg.addMember(b), JSON.stringify(b)).rejects.toBeInstanceOf(ZodError);
     expect(await redis.keys(`${prefix}:*`)).toEqual(before);
@@ -74,6 +77,26 @@ describe('members', () => {
     await expect(reg.updateMember(m.id, { workFolder: 'rel' })).rejects.toBeInstanceOf(ZodError);
     expect(await reg.removeMember(m.id)).toBe(true);
     expect(await reg.getMember(m.id)).toBeUndefined();
+  });
+
+  it('permission modes: bypassPermissions by default, the deprecated boolean maps to a mode, members stored with it read back', async () => {
+    const m = await reg.addMember(local);
+    expect(m.permissionMode).toBe('bypassPermissions');
+    expect(await redis.hget(`${prefix}:member:${m.id}`, 'permissionMode')).toBe('bypassPermissions');
+    expect((await reg.updateMember(m.id, { permissionMode: 'acceptEdits' })).permissionMode).toBe('acceptEdits');
+    expect((await reg.updateMember(m.id, { skipPermissions: true })).permissionMode).toBe('bypassPermissions');
+    expect((await reg.addMember({ ...local, skipPermissions: false })).permissionMode).toBe('default');
+    // A mode the member's provider lacks is refused on update too, and nothing changes.
+    const g = await reg.addMember({ ...local, provider: 'gemini', permissionMode: 'plan' });
+    await expect(reg.updateMember(g.id, { permissionMode: 'auto' })).rejects.toThrow(/permissionMode auto is not offered by gemini/);
+    expect((await reg.getMember(g.id))?.permissionMode).toBe('plan');
+    await expect(reg.updateMember(m.id, { provider: 'codex', permissionMode: 'dontAsk' })).rejects.toBeInstanceOf(ZodError);
+    // A hash written with only the boolean (no permissionMode field).
+    await redis.hdel(`${prefix}:member:${m.id}`, 'permissionMode');
+    await redis.hset(`${prefix}:member:${m.id}`, 'skipPermissions', '0');
+    expect((await reg.getMember(m.id))?.permissionMode).toBe('default');
+    await redis.hset(`${prefix}:member:${m.id}`, 'skipPermissions', '1');
+    expect((await reg.getMember(m.id))?.permissionMode).toBe('bypassPermissions');
   });
 });
 

@@ -1,4 +1,5 @@
 import { type FleetJobs, IdempotencyConflict, IdempotencyKey, PromptRequest, type Registry, memberOfJob } from '@fleet/registry';
+import { unsupportedOptions } from '@fleet/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
@@ -44,7 +45,10 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
       if (Buffer.byteLength(req.body.prompt) > maxPromptBytes) {
         throw new HttpError(413, 'payload_too_large', `prompt is larger than ${maxPromptBytes} bytes`);
       }
-      if (!(await registry.getMember(req.params.id))) throw new HttpError(404, 'not_found', `member ${req.params.id} not found`);
+      const member = await registry.getMember(req.params.id);
+      if (!member) throw new HttpError(404, 'not_found', `member ${req.params.id} not found`);
+      const unsupported = unsupportedOptions(member.provider, req.body);
+      if (unsupported) throw new HttpError(400, 'unsupported_option', unsupported);
       const idempotencyKey = req.headers['idempotency-key'];
       let job: Awaited<ReturnType<FleetJobs['enqueue']>>;
       try {

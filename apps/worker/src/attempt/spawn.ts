@@ -86,9 +86,12 @@ function writeRecord(a: Attempt, runDir: string): Promise<void> {
 
 function promptOptions(member: Member, data: PromptJobData, resumeId: string | undefined) {
   const o: Parameters<ReturnType<typeof getProvider>['buildArgv']>[0] = {
-    skipPermissions: member.skipPermissions,
+    permissionMode: data.permissionMode ?? member.permissionMode,
     trustWorkspace: member.trustWorkspace,
   };
+  if (data.maxBudgetUsd !== undefined) o.maxBudgetUsd = data.maxBudgetUsd;
+  if (data.fallbackModel) o.fallbackModel = data.fallbackModel;
+  if (data.allowedTools) o.allowedTools = data.allowedTools;
   if (member.agentBinary) o.binary = member.agentBinary;
   const model = data.model ?? member.model;
   if (model) o.model = model;

@@ -9,7 +9,13 @@ import { type AgentError, type ErrorCategory, RETRYABLE } from './types';
 /** An HTTP status as error text carries it: "API Error: 529", "status 500", "code": 429. */
 const status = (codes: string) => `(?:status|code|http|error)["': =]*(?:${codes})\\b`;
 
-const RULES: ReadonlyArray<[ErrorCategory, RegExp]> = [
+/** Each rule: the category, what the error text says, and the fix to tell the caller (if there is one). */
+const RULES: ReadonlyArray<[ErrorCategory, RegExp, string?]> = [
+  [
+    'config',
+    /cannot be used with root\/sudo privileges/i,
+    "fix: run this member's agent as a user other than root, or set the member's permissionMode to acceptEdits, dontAsk, auto or plan; on a machine that is itself a sandbox, agentEnv IS_SANDBOX=1 lets claude skip permissions as root",
+  ],
   [
     'stale_session',
     /No conversation found with session ID|session (?:id )?(?:\S+ )?not found|invalid session id|no (?:saved )?session found|could not find session/i,
@@ -26,6 +32,7 @@ const RULES: ReadonlyArray<[ErrorCategory, RegExp]> = [
     ),
   ],
   ['max_turns', /error_max_turns|Reached max(?:imum)? (?:number of )?turns|max[_ ]turns exceeded/i],
+  ['budget', /error_max_budget_usd|max(?:imum)? budget (?:of \S+ )?(?:exceeded|reached)/i],
   ['overloaded', new RegExp(`overloaded|${status('429|529')}|rate[ _-]?limit|too many requests|RESOURCE_EXHAUSTED|quota exceeded`, 'i')],
   [
     'server',
@@ -41,8 +48,8 @@ export function classifyError(exitCode: number, errorText: string): AgentError {
   if (exitCode === 127 || exitCode === 126) {
     return { category: 'agent_not_found', retryable: false, message: message || `exit ${exitCode}: agent program not found` };
   }
-  for (const [category, re] of RULES) {
-    if (re.test(errorText)) return { category, retryable: RETRYABLE[category], message };
+  for (const [category, re, fix] of RULES) {
+    if (re.test(errorText)) return { category, retryable: RETRYABLE[category], message: fix ? `${message} — ${fix}` : message };
   }
   return { category: 'unknown', retryable: false, message: message || `agent exited with code ${exitCode}` };
 }

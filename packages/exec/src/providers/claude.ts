@@ -1,5 +1,5 @@
 import { classifyError, jsonLine, num, str } from './classify';
-import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgValue } from './types';
+import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgValue, assertSupported } from './types';
 
 /**
  * Claude Code headless: `claude -p` with the prompt on stdin and `--output-format stream-json
@@ -10,11 +10,17 @@ import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgVa
 export const claude: Provider = {
   name: 'claude',
   buildArgv(o) {
+    assertSupported('claude', o);
     const argv = [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'claude', '-p', '--output-format', 'stream-json', '--verbose'];
     if (o.model) argv.push('--model', assertArgValue(o.model, 'model', MODEL));
     if (o.maxTurns !== undefined) argv.push('--max-turns', String(positiveInt(o.maxTurns)));
     if (o.resumeSessionId) argv.push('--resume', assertArgValue(o.resumeSessionId, 'session id', SESSION_ID));
-    if (o.skipPermissions) argv.push('--dangerously-skip-permissions');
+    if (o.permissionMode === 'bypassPermissions') argv.push('--dangerously-skip-permissions');
+    else if (o.permissionMode && o.permissionMode !== 'default') argv.push('--permission-mode', o.permissionMode);
+    if (o.maxBudgetUsd !== undefined) argv.push('--max-budget-usd', String(o.maxBudgetUsd));
+    if (o.fallbackModel) argv.push('--fallback-model', assertArgValue(o.fallbackModel, 'fallback model', MODEL));
+    // One argument: claude's flag takes a variadic list, which would swallow a following argument.
+    if (o.allowedTools?.length) argv.push('--allowedTools', o.allowedTools.join(','));
     return argv;
   },
   parse(exitCode, lines): AgentResult {
@@ -40,7 +46,8 @@ export const claude: Provider = {
         }
       : undefined;
     const base = { sessionId, usage, costUsd: result ? num(result.total_cost_usd) : undefined };
-    if (exitCode === 0 && result && result.is_error !== true) {
+    // The envelope decides before the exit code: claude can exit 0 with is_error, or 1 after a success.
+    if (result && result.is_error !== true && !str(result.subtype)?.startsWith('error')) {
       return { ok: true, result: str(result.result) ?? '', ...base };
     }
     if (result) {

@@ -1,5 +1,12 @@
 import { classifyError, jsonLine, num, str } from './classify';
-import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgValue } from './types';
+import { type AgentResult, BINARY, MODEL, type PermissionMode, type Provider, SESSION_ID, assertArgValue, assertSupported } from './types';
+
+/** `codex exec` never asks; a permission mode is the sandbox it runs commands in. */
+const SANDBOX: Partial<Record<PermissionMode, string[]>> = {
+  acceptEdits: ['--sandbox', 'workspace-write'],
+  bypassPermissions: ['--dangerously-bypass-approvals-and-sandbox'],
+  plan: ['--sandbox', 'read-only'],
+};
 
 /**
  * Codex: `codex exec --json -` (prompt from stdin) or `codex exec resume <id> --json -`. JSONL events:
@@ -9,11 +16,12 @@ import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgVa
 export const codex: Provider = {
   name: 'codex',
   buildArgv(o) {
+    assertSupported('codex', o);
     const argv = [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'codex', 'exec'];
     if (o.resumeSessionId) argv.push('resume', assertArgValue(o.resumeSessionId, 'session id', SESSION_ID));
     argv.push('--json');
     if (o.model) argv.push('--model', assertArgValue(o.model, 'model', MODEL));
-    if (o.skipPermissions) argv.push('--dangerously-bypass-approvals-and-sandbox');
+    argv.push(...((o.permissionMode && SANDBOX[o.permissionMode]) ?? []));
     if (o.trustWorkspace) argv.push('--skip-git-repo-check');
     argv.push('-');
     return argv;

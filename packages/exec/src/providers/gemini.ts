@@ -1,6 +1,9 @@
 import { positiveInt } from './claude';
 import { classifyError, jsonLine, num, str } from './classify';
-import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgValue } from './types';
+import { type AgentResult, BINARY, MODEL, type PermissionMode, type Provider, SESSION_ID, assertArgValue, assertSupported } from './types';
+
+/** gemini's `--approval-mode` for each permission mode it has. */
+const APPROVAL: Partial<Record<PermissionMode, string>> = { acceptEdits: 'auto_edit', bypassPermissions: 'yolo', plan: 'plan' };
 
 /**
  * Gemini CLI: non-interactive when stdin is not a terminal (the prompt file is its stdin), with
@@ -10,11 +13,13 @@ import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgVa
 export const gemini: Provider = {
   name: 'gemini',
   buildArgv(o) {
+    assertSupported('gemini', o);
     const argv = [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'gemini', '--output-format', 'stream-json'];
     if (o.model) argv.push('--model', assertArgValue(o.model, 'model', MODEL));
     if (o.maxTurns !== undefined) positiveInt(o.maxTurns); // no per-run flag; validated, set in settings.json
     if (o.resumeSessionId) argv.push('--resume', assertArgValue(o.resumeSessionId, 'session id', SESSION_ID));
-    if (o.skipPermissions) argv.push('--approval-mode', 'yolo');
+    const approval = o.permissionMode && APPROVAL[o.permissionMode];
+    if (approval) argv.push('--approval-mode', approval);
     if (o.trustWorkspace) argv.push('--skip-trust');
     return argv;
   },

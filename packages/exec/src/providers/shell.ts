@@ -1,4 +1,4 @@
-import { BINARY, type AgentResult, type Provider, assertArgValue } from './types';
+import { BINARY, type AgentResult, type Provider, assertArgValue, assertSupported } from './types';
 
 /**
  * The generic command path: the prompt is a POSIX shell script, run by `sh` from stdin. Success is
@@ -7,7 +7,10 @@ import { BINARY, type AgentResult, type Provider, assertArgValue } from './types
  */
 export const shell: Provider = {
   name: 'shell',
-  buildArgv: (o) => [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'sh'],
+  buildArgv(o) {
+    assertSupported('shell', o);
+    return [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'sh'];
+  },
   parse(exitCode, lines): AgentResult {
     const text = lines.join('\n');
     if (exitCode === 0) return { ok: true, result: text };

@@ -1,6 +1,6 @@
-import type { ErrorCategory, ProviderName } from '@fleet/core';
+import { type ErrorCategory, type PermissionMode, type ProviderName, TOOL_RULE, unsupportedOptions } from '@fleet/core';
 
-export { ERROR_CATEGORIES, type ErrorCategory, PROVIDER_NAMES, type ProviderName, RETRYABLE } from '@fleet/core';
+export { ERROR_CATEGORIES, type ErrorCategory, type PermissionMode, PROVIDER_NAMES, type ProviderName, RETRYABLE } from '@fleet/core';
 
 export interface PromptOptions {
   /** Program to run instead of the provider's default binary (absolute path or a name on PATH). */
@@ -9,8 +9,14 @@ export interface PromptOptions {
   maxTurns?: number;
   /** Resume this session (the member's stored session id). */
   resumeSessionId?: string;
-  /** Let the agent act without asking: the only sensible mode for a headless run. */
-  skipPermissions?: boolean;
+  /** How far the agent may act without asking (a headless run cannot ask: bypassPermissions by default). */
+  permissionMode?: PermissionMode;
+  /** Stop once the run's API cost reaches this many US dollars. */
+  maxBudgetUsd?: number;
+  /** The model to fall back to when the chosen one is overloaded. */
+  fallbackModel?: string;
+  /** Tool rules the agent may use without asking (`Edit`, `Bash(git *)`). */
+  allowedTools?: readonly string[];
   /** Trust the work folder (gemini --skip-trust, codex --skip-git-repo-check). */
   trustWorkspace?: boolean;
 }
@@ -50,3 +56,13 @@ export function assertArgValue(value: string, what: string, pattern: RegExp): st
 }
 
 export { MODEL_NAME as MODEL, ID_TOKEN as SESSION_ID, PROGRAM_PATH as BINARY } from '@fleet/core';
+
+/** Throws unless `provider` offers every option set in `o`; checks each tool rule. */
+export function assertSupported(provider: ProviderName, o: PromptOptions): void {
+  const why = unsupportedOptions(provider, o);
+  if (why) throw new Error(why);
+  for (const t of o.allowedTools ?? []) assertArgValue(t, 'tool rule', TOOL_RULE);
+  if (o.maxBudgetUsd !== undefined && !(Number.isFinite(o.maxBudgetUsd) && o.maxBudgetUsd > 0)) {
+    throw new Error(`invalid maxBudgetUsd: ${o.maxBudgetUsd}`);
+  }
+}
