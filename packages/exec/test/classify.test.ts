@@ -31,6 +31,8 @@ describe('classification of real CLI output (captured from the npm packages with
     ['claude-stream-root-skip-permissions', 'claude', 'config'],
     ['claude-stream-root-bypass-mode', 'claude', 'config'],
     ['claude-stream-user-bypass-noauth', 'claude', 'auth'],
+    ['gemini-stream-yolo-noauth-root', 'gemini', 'auth'],
+    ['gemini-stream-yolo-noauth-user', 'gemini', 'auth'],
   ];
   it.each(table)('%s → %s %s', (name, provider, category) => {
     const f = fixture(name);
@@ -67,6 +69,16 @@ describe('classification of real CLI output (captured from the npm packages with
     expect(e?.message).toMatch(/fix: .*non-?root|fix: .*other than root/);
     expect(e?.message).toMatch(/permissionMode/);
     expect(e?.message).toMatch(/IS_SANDBOX=1/);
+  });
+
+  it('gemini: its documented exit codes decide when the text names nothing known', () => {
+    const g = getProvider('gemini');
+    expect(g.parse(41, ['something odd']).error?.category).toBe('auth');
+    expect(g.parse(53, ['']).error?.category).toBe('max_turns');
+    expect(g.parse(52, ['bad settings']).error).toMatchObject({ category: 'config', retryable: false });
+    expect(g.parse(1, ['something odd']).error?.category).toBe('unknown');
+    // The text wins over the code.
+    expect(g.parse(41, ['RESOURCE_EXHAUSTED']).error?.category).toBe('overloaded');
   });
 
   it('claude: the result envelope decides before the exit code', () => {

@@ -1,6 +1,16 @@
 import { positiveInt } from './claude';
 import { classifyError, jsonLine, num, str } from './classify';
-import { type AgentResult, BINARY, MODEL, type PermissionMode, type Provider, SESSION_ID, assertArgValue, assertSupported } from './types';
+import {
+  type AgentResult,
+  BINARY,
+  type ErrorCategory,
+  MODEL,
+  type PermissionMode,
+  type Provider,
+  SESSION_ID,
+  assertArgValue,
+  assertSupported,
+} from './types';
 
 /** gemini's `--approval-mode` for each permission mode it has. */
 const APPROVAL: Partial<Record<PermissionMode, string>> = { acceptEdits: 'auto_edit', bypassPermissions: 'yolo', plan: 'plan' };
@@ -60,9 +70,15 @@ export const gemini: Provider = {
       }
       return { ok: true, result: text, ...base };
     }
-    return { ok: false, ...base, error: classifyError(exitCode, errors.join('\n')) };
+    const error = classifyError(exitCode, errors.join('\n'));
+    const byExit = EXIT_CATEGORY[exitCode];
+    if (error.category === 'unknown' && byExit) return { ok: false, ...base, error: { ...error, category: byExit, retryable: false } };
+    return { ok: false, ...base, error };
   },
 };
+
+/** Gemini's documented exit codes, used when its error text names nothing known. */
+const EXIT_CATEGORY: Readonly<Record<number, ErrorCategory>> = { 41: 'auth', 42: 'config', 44: 'config', 52: 'config', 53: 'max_turns' };
 
 function prettyDocument(lines: readonly string[]): Record<string, unknown> | undefined {
   const start = lines.indexOf('{');
