@@ -64,7 +64,7 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
         const j = await jobs.getJob(job.id ?? '');
         const state = j ? await j.getState() : 'unknown';
         if (!j || state === 'completed' || state === 'failed' || Date.now() > deadline)
-          return text(j ? await jobView(j, (id) => jobs.getJob(id)) : { jobId: job.id, state });
+          return text(j ? await jobView(j, { registry, reload: (id) => jobs.getJob(id) }) : { jobId: job.id, state });
         await new Promise((r) => setTimeout(r, 250));
       }
     },

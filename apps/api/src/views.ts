@@ -1,4 +1,5 @@
-import { type PromptJobData, type PromptJobResult, parseFailure } from '@fleet/registry';
+import type { AttemptRecord } from '@fleet/core';
+import { type PromptJobData, type PromptJobResult, type Registry, parseFailure } from '@fleet/registry';
 import type { Job } from 'bullmq';
 
 export interface JobView {
@@ -14,28 +15,41 @@ export interface JobView {
   error?: { category: string; message: string };
   sessionId?: string;
   usage?: { inputTokens: number; outputTokens: number };
+  costUsd?: number;
+  /** The agent's own exit code (not the transport's), for failed jobs too. */
   exitCode?: number;
+  /** The session the job asked to resume. */
+  sessionRequested?: string;
+  /** The requested session was gone, so the job went on in a fresh one: its context was lost. */
+  sessionReset?: boolean;
+  sessionResetReason?: string;
+  /** Every attempt that ended, in order. */
+  attemptHistory: AttemptRecord[];
 }
 
 /** A job as the API shows it (never the prompt's secrets: the prompt itself is not echoed). */
 type PromptJob = Job<PromptJobData, PromptJobResult>;
 
-export async function jobView(
-  fetched: PromptJob,
-  reload: (id: string) => Promise<PromptJob | undefined>,
-  livePid?: number,
-): Promise<JobView> {
+export interface ViewDeps {
+  registry: Registry;
+  reload: (id: string) => Promise<PromptJob | undefined>;
+}
+
+export async function jobView(fetched: PromptJob, deps: ViewDeps, livePid?: number): Promise<JobView> {
+  const { registry, reload } = deps;
   const state = await fetched.getState();
   // The job may have finished between the read and getState(): then read it again, so a final
   // state never comes without its result or error.
   const final = state === 'completed' || state === 'failed';
   const job = final && !fetched.finishedOn ? ((await reload(fetched.id ?? '')) ?? fetched) : fetched;
+  const history = await registry.attemptHistory(job.id ?? '');
   const v: JobView = {
     jobId: job.id ?? '',
     memberId: job.data.memberId,
     state,
     attempts: job.returnvalue?.attempts ?? (state === 'active' ? job.attemptsMade + 1 : job.attemptsMade),
     enqueuedAt: job.timestamp,
+    attemptHistory: history,
   };
   const progress = job.progress as { pid?: number } | number | undefined;
   const pid = job.returnvalue?.pid ?? livePid ?? (typeof progress === 'object' ? progress?.pid : undefined);
@@ -47,10 +61,23 @@ export async function jobView(
     v.exitCode = job.returnvalue.exitCode;
     if (job.returnvalue.sessionId) v.sessionId = job.returnvalue.sessionId;
     if (job.returnvalue.usage) v.usage = job.returnvalue.usage;
+    if (job.returnvalue.costUsd !== undefined) v.costUsd = job.returnvalue.costUsd;
   }
   if (state === 'failed' || (job.failedReason && state !== 'completed')) {
     const f = parseFailure(job.failedReason);
     if (f) v.error = f;
+    const exited = history.findLast((a) => a.exitCode !== undefined);
+    if (state === 'failed' && exited) v.exitCode = exited.exitCode;
+  }
+  if (v.costUsd === undefined && history.some((a) => a.costUsd !== undefined)) {
+    v.costUsd = history.reduce((sum, a) => sum + (a.costUsd ?? 0), 0);
+  }
+  const requested = history.find((a) => a.sessionRequested)?.sessionRequested;
+  if (requested) v.sessionRequested = requested;
+  const reset = history.find((a) => a.category === 'stale_session');
+  if (reset) {
+    v.sessionReset = true;
+    v.sessionResetReason = reset.message ?? 'the requested session no longer exists';
   }
   return v;
 }

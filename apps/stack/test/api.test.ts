@@ -47,6 +47,16 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     const done = await s.waitJob(String(r.json.jobId));
     expect(done).toMatchObject({ state: 'completed', attempts: 2, exitCode: 0, result: 'done: 3 lines' });
     expect(done.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    // The caller is told its context was lost: which session it asked for and that a fresh one ran.
+    expect(done).toMatchObject({ sessionRequested: '99999999-0000-4000-8000-000000000000', sessionReset: true });
+    expect(String(done.sessionResetReason)).toMatch(/session/i);
+    const history = done.attemptHistory as Array<Record<string, unknown>>;
+    expect(history.map((a) => [a.attempt, a.outcome, a.category ?? null])).toEqual([
+      [1, 'failed', 'stale_session'],
+      [2, 'succeeded', null],
+    ]);
+    expect(history[0]).toMatchObject({ sessionRequested: '99999999-0000-4000-8000-000000000000', retryable: true });
+    expect(history[1]).toMatchObject({ exitCode: 0, sessionUsed: done.sessionId });
     expect(sampler.stop()).toBe(1);
     expect(m.state.started()).toBe(2);
     expect(m.state.live()).toEqual([]);
@@ -153,6 +163,30 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     expect(String(bad.json.message)).toMatch(/maxBudgetUsd is not offered by shell/);
     // (the queue exists from the member's creation: only its meta key)
     expect(await s.redis.keys(`${s.prefix}:q:member-${sh.json.id}:*`)).toEqual([`${s.prefix}:q:member-${sh.json.id}:meta`]);
+  });
+
+  it('attempt history: each attempt with its category, pid, exit code and times; a failed job shows the agent’s exit code', async () => {
+    const m = await s.fakeMember('history');
+    const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: `@overloaded-times 1 h-${m.id}\n@lines 1`, attempts: 2 });
+    const done = await s.waitJob(String(r.json.jobId));
+    expect(done).toMatchObject({ state: 'completed', attempts: 2, exitCode: 0 });
+    const history = done.attemptHistory as Array<Record<string, number | string | boolean>>;
+    expect(history).toHaveLength(2);
+    expect(history[0]).toMatchObject({ attempt: 1, outcome: 'failed', category: 'overloaded', retryable: true, exitCode: 1 });
+    expect(history[1]).toMatchObject({ attempt: 2, outcome: 'succeeded', exitCode: 0, pid: done.pid });
+    expect(history[0]?.pid).toEqual(expect.any(Number));
+    expect(history[0]?.pid).not.toBe(history[1]?.pid);
+    for (const a of history) expect(Number(a.endedAt)).toBeGreaterThanOrEqual(Number(a.startedAt));
+    expect(Number(history[1]?.startedAt)).toBeGreaterThanOrEqual(Number(history[0]?.endedAt));
+    expect(done.costUsd).toEqual(expect.any(Number));
+
+    const bad = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@auth', attempts: 3 });
+    const failed = await s.waitJob(String(bad.json.jobId));
+    expect(failed).toMatchObject({ state: 'failed', attempts: 1, exitCode: 1, error: { category: 'auth' } });
+    expect(failed.attemptHistory).toEqual([
+      expect.objectContaining({ attempt: 1, outcome: 'failed', category: 'auth', retryable: false, exitCode: 1, pid: expect.any(Number) }),
+    ]);
+    expect(await s.redis.ttl(`${s.prefix}:job:${bad.json.jobId}:attempts`)).toBeGreaterThan(0);
   });
 
   it('cancel: the process tree is gone and the job failed as cancelled', async () => {

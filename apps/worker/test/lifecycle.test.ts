@@ -371,7 +371,12 @@ describe('worker lifecycle', () => {
     const { member, state } = await fleet.addLocalMember('lost-failure');
     const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1', attempts: 3 });
     // As if attempt 1 had run, failed as overloaded, and BullMQ never heard of it (lock lost).
-    await fleet.registry.recordAttemptFailure(job.id ?? '', 1, true, '[overloaded] API Error: 529');
+    const at = Date.now();
+    await fleet.registry.recordAttempt(
+      job.id ?? '',
+      { attempt: 1, startedAt: at, endedAt: at, outcome: 'failed', category: 'overloaded', retryable: true },
+      '[overloaded] API Error: 529',
+    );
     const w = await fleet.startWorker();
     const done = await fleet.waitJob(job.id ?? '');
     expect(await done.getState()).toBe('completed');

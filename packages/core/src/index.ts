@@ -4,3 +4,4 @@ export * from './names';
 export * from './failure';
 export * from './result';
 export * from './options';
+export * from './attempt-record';

@@ -18,6 +18,8 @@ export class Keys {
   result = (jobId: string) => `${this.prefix}:job:${jobId}:result`;
   /** An attempt's recorded failure (`retryable|final <reason>`): a re-delivered attempt re-reports it instead of running again. */
   attemptFailure = (jobId: string, attempt: number) => `${this.prefix}:job:${jobId}:attempt:${attempt}:failed`;
+  /** HASH attempt number → AttemptRecord JSON: the job's attempt history. */
+  attempts = (jobId: string) => `${this.prefix}:job:${jobId}:attempts`;
   /** An attempt's finished run that another job's attempt moved off the member (hash, like `run`; 7 d). */
   parked = (jobId: string, attempt: number) => `${this.prefix}:job:${jobId}:attempt:${attempt}:parked`;
   /** SCAN pattern of every parked record. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { script } from './commands/index';
 import { Keys } from './keys';
-import { PERMISSION_MODES, type PermissionMode } from '@fleet/core';
+import { type AttemptRecord, PERMISSION_MODES, type PermissionMode, decodeAttempt, encodeAttempt } from '@fleet/core';
 import { type Member, MemberInput, MemberPatch, type MemberSecret, SECRET_FIELDS, permissionModeOf } from './schema';
 
 /** `parked`: a finished run kept for its own attempt off the member (see parkRun). */
@@ -74,6 +74,8 @@ export function fenceToken(jobId: string, attempt: number, workerId: string): st
 }
 
 const bool = (v: string | undefined, dflt: boolean) => (v === undefined ? dflt : v === '1');
+/** As long as BullMQ keeps a finished job (removeOnComplete / removeOnFail age). */
+const JOB_KEPT_S = 7 * 86_400;
 const int = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
 /** A member stored before permission modes had only the boolean `skipPermissions`. */
 const decodePermissionMode = (h: Record<string, string>): PermissionMode =>
@@ -479,8 +481,26 @@ export class Registry {
   }
 
   /** Records that an attempt failed (after its run was confirmed gone). */
-  async recordAttemptFailure(jobId: string, attempt: number, retryable: boolean, reason: string): Promise<void> {
-    await this.redis.set(this.keys.attemptFailure(jobId, attempt), `${retryable ? 'retryable' : 'final'} ${reason}`, 'EX', 7 * 86_400);
+  /**
+   * An attempt's end in its job's history (one MULTI): a failure also becomes the attempt's recorded
+   * failure, which a re-delivery of the same attempt reports again instead of running it twice.
+   */
+  async recordAttempt(jobId: string, r: AttemptRecord, failureReason?: string): Promise<void> {
+    const tx = this.redis.multi();
+    if (r.outcome === 'failed' && failureReason !== undefined) {
+      tx.set(this.keys.attemptFailure(jobId, r.attempt), `${r.retryable ? 'retryable' : 'final'} ${failureReason}`, 'EX', JOB_KEPT_S);
+    }
+    tx.hset(this.keys.attempts(jobId), String(r.attempt), encodeAttempt(r)).expire(this.keys.attempts(jobId), JOB_KEPT_S);
+    await tx.exec();
+  }
+
+  /** The job's attempts in order (those that ended; a running one is not there yet). */
+  async attemptHistory(jobId: string): Promise<AttemptRecord[]> {
+    const h = await this.redis.hgetall(this.keys.attempts(jobId));
+    return Object.values(h)
+      .map(decodeAttempt)
+      .filter((r): r is AttemptRecord => r !== undefined)
+      .sort((x, y) => x.attempt - y.attempt);
   }
 
   async clearSession(memberId: string, staleSessionId: string, now = Date.now()): Promise<boolean> {

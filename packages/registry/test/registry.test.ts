@@ -202,7 +202,8 @@ describe('fence and run record transitions', () => {
     await redis.hset(`${prefix}:job:jobB:result`, 'result', 'r', 'exitCode', '0');
     expect(await reg.beginAttempt(m.id, 'jobB', 1, T, 5_000)).toEqual({ kind: 'done', result: { result: 'r', exitCode: '0' } });
     await redis.del(`${prefix}:job:jobB:result`);
-    await reg.recordAttemptFailure('jobB', 1, true, '[overloaded] busy');
+    const at = Date.now();
+    await reg.recordAttempt('jobB', { attempt: 1, startedAt: at, endedAt: at, outcome: 'failed', retryable: true }, '[overloaded] busy');
     expect(await reg.beginAttempt(m.id, 'jobB', 1, T, 5_000)).toEqual({ kind: 'failed', retryable: true, reason: '[overloaded] busy' });
     expect(await redis.exists(fence)).toBe(0);
     // Attempt 2 has no recorded failure; another attempt holds the fence.
@@ -372,6 +373,43 @@ describe('fence and run record transitions', () => {
     expect(len).toBeLessThan(601);
     expect(await reg.appendOutput('jobO', [], { maxEntries: 100 })).toBe(0);
     expect(await redis.ttl(`${prefix}:job:jobO:out:n`)).toBeGreaterThan(50);
+  });
+
+  it('recordAttempt: the history in attempt order with a TTL; a failure is also the attempt’s recorded failure', async () => {
+    const t = 1_700_000_000_000;
+    const failed = {
+      attempt: 1,
+      startedAt: t,
+      endedAt: t + 5,
+      outcome: 'failed' as const,
+      category: 'stale_session' as const,
+      message: 'session s-old no longer exists',
+      retryable: true,
+      pid: 4242,
+      exitCode: 1,
+      kill: 'already_gone',
+      sessionRequested: 's-old',
+    };
+    const ok = {
+      attempt: 2,
+      startedAt: t + 10,
+      endedAt: t + 20,
+      outcome: 'succeeded' as const,
+      pid: 4343,
+      exitCode: 0,
+      sessionUsed: 's-new',
+    };
+    // Recorded out of order (a re-delivered attempt may end late): read back in order.
+    await reg.recordAttempt('jobH', ok);
+    await reg.recordAttempt('jobH', failed, '[stale_session] session s-old no longer exists');
+    expect(await reg.attemptHistory('jobH')).toEqual([failed, ok]);
+    expect(await redis.ttl(`${prefix}:job:jobH:attempts`)).toBeGreaterThan(6 * 86_400);
+    expect(await redis.get(`${prefix}:job:jobH:attempt:1:failed`)).toBe('retryable [stale_session] session s-old no longer exists');
+    expect(await redis.exists(`${prefix}:job:jobH:attempt:2:failed`)).toBe(0);
+    // A corrupt entry is skipped, not thrown; an unknown job has an empty history.
+    await redis.hset(`${prefix}:job:jobH:attempts`, '3', '{not json');
+    expect(await reg.attemptHistory('jobH')).toHaveLength(2);
+    expect(await reg.attemptHistory('nope')).toEqual([]);
   });
 
   it('the fence expires by itself (a dead worker cannot hold a member forever)', async () => {

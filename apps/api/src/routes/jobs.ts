@@ -22,7 +22,7 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
   const r = app.withTypeProvider<ZodTypeProvider>();
   const { redis, registry, jobs, maxPromptBytes } = deps;
 
-  const reload = (id: string) => jobs.getJob(id);
+  const view = { registry, reload: (id: string) => jobs.getJob(id) };
   const findJob = async (jobId: string) => {
     const job = await jobs.getJob(jobId);
     if (!job) throw new HttpError(404, 'not_found', `job ${jobId} not found`);
@@ -66,7 +66,7 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
   r.get('/v1/jobs/:jobId', { schema: { tags: ['jobs'], params: JobParams } }, async (req) => {
     const job = await findJob(req.params.jobId);
     const run = await registry.getRun(job.data.memberId);
-    return jobView(job, reload, run && run.jobId === job.id ? run.pid : undefined);
+    return jobView(job, view, run && run.jobId === job.id ? run.pid : undefined);
   });
 
   r.post(
@@ -165,7 +165,7 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
           if (!job || state === 'completed' || state === 'failed') {
             // Drain whatever arrived meanwhile, then the final view.
             while (sendEntries((await conn.xread('COUNT', 10_000, 'STREAMS', key, last).catch(() => null)) as Entries) === 10_000);
-            send('done', JSON.stringify(job ? await jobView(job, reload) : { jobId, state: 'unknown' }));
+            send('done', JSON.stringify(job ? await jobView(job, view) : { jobId, state: 'unknown' }));
             break;
           }
         }

@@ -1,4 +1,5 @@
 import { type KillReport, type RunHandle, type Transport, killRun, killUnconfirmed } from '@fleet/exec';
+import { type AttemptRecord, parseFailure } from '@fleet/core';
 import type { PromptJobData, PromptJobResult, Registry } from '@fleet/registry';
 import type { Job } from 'bullmq';
 import { DelayedError } from 'bullmq';
@@ -26,6 +27,9 @@ export class Attempt {
   readonly memberId: string;
   readonly fence: string;
   readonly log: Logger;
+  readonly startedAt = Date.now();
+  /** What the attempt's history tells (`recordEnd`): filled in as the attempt learns it. */
+  readonly seen: Pick<AttemptRecord, 'exitCode' | 'kill' | 'sessionRequested' | 'sessionUsed' | 'costUsd'> = {};
   /** The run record write in flight: the release waits for it, so no record lands after it. */
   private recordWrite: Promise<void> | undefined;
 
@@ -94,7 +98,10 @@ export class Attempt {
           report = await killRun(t, h, { timeoutMs: this.cfg.killTimeoutMs });
           this.log.info({ pid: h.pid, kill: report.result, killMs: Math.round(report.ms), why }, 'run killed before failing the attempt');
         }
-        if (report) await recordKill(registry, report);
+        if (report) {
+          this.seen.kill = report.result;
+          await recordKill(registry, report);
+        }
         if (report && killUnconfirmed(report)) {
           this.log.error({ pid: h?.pid, kill: report.result }, 'could not confirm the run is gone; record kept');
         } else {
@@ -106,6 +113,20 @@ export class Attempt {
     }
     await registry.releaseFence(memberId, fence).catch(() => false);
     return report;
+  }
+
+  /**
+   * The attempt's end in its job's history; a failure (`reason`, as BullMQ is told it) is also kept
+   * as the attempt's recorded failure. Best effort: the job's outcome does not wait on it failing.
+   */
+  async recordEnd(outcome: AttemptRecord['outcome'], reason?: string, retryable?: boolean): Promise<void> {
+    const r: AttemptRecord = { attempt: this.attempt, startedAt: this.startedAt, endedAt: Date.now(), outcome, ...this.seen };
+    if (this.handle) r.pid = this.handle.pid;
+    const f = reason === undefined ? undefined : parseFailure(reason);
+    if (f) Object.assign(r, { category: f.category, message: f.message, retryable: retryable ?? false });
+    await this.registry
+      .recordAttempt(this.jobId, r, reason)
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'could not record the attempt in its history'));
   }
 
   /** The run's state is unknown: its record stays, so nothing spawns before it is killed; the fence goes. */

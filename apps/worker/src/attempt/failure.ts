@@ -27,7 +27,7 @@ export async function settleThrown(a: Attempt, thrown: unknown, leavingRuns: boo
   if (err instanceof RetryableJobError || err.name === 'UnrecoverableError') {
     // A detach is not this attempt's outcome: the adopting attempt reports the run's.
     if (a.signal.reason !== 'detach') {
-      await a.registry.recordAttemptFailure(a.jobId, a.attempt, err instanceof RetryableJobError, err.message).catch(() => undefined);
+      await a.recordEnd('failed', err.message, err instanceof RetryableJobError);
     }
     throw err;
   }

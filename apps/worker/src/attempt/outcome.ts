@@ -1,4 +1,4 @@
-import { type RunOutcome, getProvider } from '@fleet/exec';
+import { type AgentResult, type RunOutcome, getProvider } from '@fleet/exec';
 import type { Member, PromptJobResult } from '@fleet/registry';
 import { RetryableJobError, YieldMember, unrecoverable } from '../errors';
 import type { Attempt, AbortReason } from './attempt';
@@ -18,35 +18,11 @@ export async function settleOutcome(a: Attempt, s: Started, provider: Member['pr
     if (sink.lastError)
       a.log.warn({ err: sink.lastError.message }, 'some output could not be written to the live stream (the run dir has all of it)');
   });
+  if (s.resumeId) a.seen.sessionRequested = s.resumeId;
   if (outcome.kind === 'exited') {
     const parsed = getProvider(provider).parse(outcome.exitCode, outcome.tail);
-    if (parsed.ok) {
-      const result: PromptJobResult = {
-        result: parsed.result ?? '',
-        exitCode: outcome.exitCode,
-        attempts: a.attempt,
-        pid: outcome.handle.pid,
-        runDir: s.runDir,
-        durationMs: Date.now() - startedAt,
-      };
-      if (parsed.sessionId) result.sessionId = parsed.sessionId;
-      if (parsed.usage) result.usage = parsed.usage;
-      if (parsed.costUsd !== undefined) result.costUsd = parsed.costUsd;
-      const usage = parsed.usage ?? { inputTokens: 0, outputTokens: 0 };
-      const recorded = a.registry.recordSuccess(a.memberId, a.fence, {
-        sessionId: parsed.sessionId,
-        tokensIn: usage.inputTokens,
-        tokensOut: usage.outputTokens,
-        jobId: a.jobId,
-        durationMs: result.durationMs,
-        result: encodeResult(result),
-      });
-      // Both awaited at once: a failed success record must not wait unobserved for the flush.
-      await Promise.all([flushed, recorded]);
-      a.handOver();
-      a.log.info({ pid: outcome.handle.pid, exitCode: outcome.exitCode, ms: result.durationMs, drops: outcome.drops }, 'job succeeded');
-      return result;
-    }
+    Object.assign(a.seen, { exitCode: outcome.exitCode, sessionUsed: parsed.sessionId, costUsd: parsed.costUsd });
+    if (parsed.ok) return succeeded(a, s, outcome, parsed, Date.now() - startedAt, flushed);
     await flushed;
     return agentFailed(
       a,
@@ -59,14 +35,42 @@ export async function settleOutcome(a: Attempt, s: Started, provider: Member['pr
   return notExited(a, outcome, s.workFolder);
 }
 
+type Parsed = AgentResult;
+type Exited = Extract<RunOutcome, { kind: 'exited' }>;
+
+/** Recorded right behind the last output (recordSuccess.lua); the member is handed over with it. */
+async function succeeded(a: Attempt, s: Started, outcome: Exited, parsed: Parsed, durationMs: number, flushed: Promise<void>) {
+  const result: PromptJobResult = {
+    result: parsed.result ?? '',
+    exitCode: outcome.exitCode,
+    attempts: a.attempt,
+    pid: outcome.handle.pid,
+    runDir: s.runDir,
+    durationMs,
+  };
+  if (parsed.sessionId) result.sessionId = parsed.sessionId;
+  if (parsed.usage) result.usage = parsed.usage;
+  if (parsed.costUsd !== undefined) result.costUsd = parsed.costUsd;
+  const usage = parsed.usage ?? { inputTokens: 0, outputTokens: 0 };
+  const recorded = a.registry.recordSuccess(a.memberId, a.fence, {
+    sessionId: parsed.sessionId,
+    tokensIn: usage.inputTokens,
+    tokensOut: usage.outputTokens,
+    jobId: a.jobId,
+    durationMs,
+    result: encodeResult(result),
+  });
+  // Both awaited at once: a failed success record must not wait unobserved for the flush.
+  await Promise.all([flushed, recorded]);
+  a.handOver();
+  await a.recordEnd('succeeded');
+  a.log.info({ pid: outcome.handle.pid, exitCode: outcome.exitCode, ms: durationMs, drops: outcome.drops }, 'job succeeded');
+  return result;
+}
+
 type AgentError = { category: Parameters<typeof unrecoverable>[0]; retryable: boolean; message: string };
 
-async function agentFailed(
-  a: Attempt,
-  outcome: Extract<RunOutcome, { kind: 'exited' }>,
-  e: AgentError,
-  resumeId: string | undefined,
-): Promise<never> {
+async function agentFailed(a: Attempt, outcome: Exited, e: AgentError, resumeId: string | undefined): Promise<never> {
   a.handle = outcome.handle;
   await a.release(`agent failed: ${e.category}`);
   a.log.warn({ pid: outcome.handle.pid, exitCode: outcome.exitCode, category: e.category, retryable: e.retryable }, 'agent failed');
