@@ -43,32 +43,22 @@ export async function jobView(fetched: PromptJob, deps: ViewDeps, livePid?: numb
   const final = state === 'completed' || state === 'failed';
   const job = final && !fetched.finishedOn ? ((await reload(fetched.id ?? '')) ?? fetched) : fetched;
   const history = await registry.attemptHistory(job.id ?? '');
-  const v: JobView = {
-    jobId: job.id ?? '',
-    memberId: job.data.memberId,
-    state,
-    attempts: job.returnvalue?.attempts ?? (state === 'active' ? job.attemptsMade + 1 : job.attemptsMade),
-    enqueuedAt: job.timestamp,
-    attemptHistory: history,
-  };
+  const v: JobView = { ...jobSummary(job, state), attemptHistory: history };
   const progress = job.progress as { pid?: number } | number | undefined;
   const pid = job.returnvalue?.pid ?? livePid ?? (typeof progress === 'object' ? progress?.pid : undefined);
   if (pid !== undefined) v.pid = pid;
-  if (job.processedOn) v.startedAt = job.processedOn;
-  if (job.finishedOn) v.finishedAt = job.finishedOn;
   if (state === 'completed' && job.returnvalue) {
     v.result = job.returnvalue.result;
-    v.exitCode = job.returnvalue.exitCode;
     if (job.returnvalue.sessionId) v.sessionId = job.returnvalue.sessionId;
     if (job.returnvalue.usage) v.usage = job.returnvalue.usage;
-    if (job.returnvalue.costUsd !== undefined) v.costUsd = job.returnvalue.costUsd;
   }
-  if (state === 'failed' || (job.failedReason && state !== 'completed')) {
+  // A job waiting for its next attempt shows why the last one failed.
+  if (!v.error && job.failedReason && state !== 'completed') {
     const f = parseFailure(job.failedReason);
     if (f) v.error = f;
-    const exited = history.findLast((a) => a.exitCode !== undefined);
-    if (state === 'failed' && exited) v.exitCode = exited.exitCode;
   }
+  const exited = history.findLast((a) => a.exitCode !== undefined);
+  if (state === 'failed' && exited) v.exitCode = exited.exitCode;
   if (v.costUsd === undefined && history.some((a) => a.costUsd !== undefined)) {
     v.costUsd = history.reduce((sum, a) => sum + (a.costUsd ?? 0), 0);
   }
@@ -79,5 +69,27 @@ export async function jobView(fetched: PromptJob, deps: ViewDeps, livePid?: numb
     v.sessionReset = true;
     v.sessionResetReason = reset.message ?? 'the requested session no longer exists';
   }
+  return v;
+}
+
+export type JobSummary = Omit<JobView, 'attemptHistory' | 'result' | 'usage' | 'pid'>;
+
+/** A job in a list: where it is and how it ended, without its history (no read beyond the job). */
+export function jobSummary(job: PromptJob, state: string): JobSummary {
+  const v: JobSummary = {
+    jobId: job.id ?? '',
+    memberId: job.data.memberId,
+    state,
+    attempts: job.returnvalue?.attempts ?? (state === 'active' ? job.attemptsMade + 1 : job.attemptsMade),
+    enqueuedAt: job.timestamp,
+  };
+  if (job.processedOn) v.startedAt = job.processedOn;
+  if (job.finishedOn) v.finishedAt = job.finishedOn;
+  if (state === 'completed' && job.returnvalue) {
+    v.exitCode = job.returnvalue.exitCode;
+    if (job.returnvalue.costUsd !== undefined) v.costUsd = job.returnvalue.costUsd;
+  }
+  const f = state === 'failed' ? parseFailure(job.failedReason) : undefined;
+  if (f) v.error = f;
   return v;
 }

@@ -14,9 +14,10 @@ afterAll(async () => {
   await s.close();
 });
 
-function fleet(args: string[], apiUrl = s.url): Promise<{ code: number | null; out: string; err: string }> {
+function fleet(args: string[], apiUrl = s.url, stdin?: string): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, [FLEET, ...args], { env: { ...process.env, FLEET_URL: apiUrl, FLEET_API_TOKEN: s.token } });
+    c.stdin.end(stdin ?? '');
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
@@ -38,14 +39,16 @@ describe('fleet CLI', () => {
     expect(ok.out).toBe("it's 42\nsecond line\n");
     expect(ok.err).toMatch(/✓ completed \(exit 0, attempts 1/);
 
+    // The CLI exits with the agent's own exit code, not 1 for any failure.
     const bad = await fleet(['run', id, 'echo failing; exit 4']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(4);
     expect(bad.err).toMatch(/✗ failed: \[unknown\] script exited with code 4/);
 
     expect((await fleet(['status'])).out).toMatch(new RegExp(`${id}\\s+cli-box\\s+idle`));
     const missing = await fleet(['run', 'no-such-member', 'x']);
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('no member no-such-member');
+    expect(missing.err).not.toMatch(/\n\s+at /);
     expect((await fleet(['members', 'rm', 'cli-box'])).code).toBe(0);
   });
 
@@ -85,6 +88,142 @@ describe('fleet CLI', () => {
       ).toBe(1);
       expect(counts.completed).toBe(1);
       expect(m.state.started()).toBe(1);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
+  it('help for every command, typo suggestions, usage errors as one line with exit 2 — never a stack trace', async () => {
+    const help = await fleet(['--help']);
+    expect(help.code).toBe(0);
+    const commands = [
+      ['run'],
+      ['members', 'add'],
+      ['members', 'list'],
+      ['members', 'rm'],
+      ['jobs'],
+      ['logs'],
+      ['status'],
+      ['cancel'],
+      ['up'],
+    ];
+    const helps = await Promise.all(commands.map((cmd) => fleet([...cmd, '--help'])));
+    commands.forEach((cmd, i) => {
+      expect(helps[i]?.code, cmd.join(' ')).toBe(0);
+      expect(helps[i]?.out).toMatch(new RegExp(`^Usage: fleet ${cmd.join(' ')}`, 'm'));
+    });
+    expect((await fleet(['run', '--help'])).out).toMatch(/--permission-mode <mode>.*choices: "default",\s+"acceptEdits"/s);
+    const cases: Array<[string[], RegExp]> = [
+      [['rnu', 'box', 'x'], /unknown command 'rnu'\n\(Did you mean run\?\)/],
+      [['members', 'lst'], /unknown command 'lst'\n\(Did you mean list\?\)/],
+      [['run', 'box', 'x', '--max-turn', '3'], /unknown option '--max-turn'\n\(Did you mean --max-turns\?\)/],
+      [['run', 'box', 'x', '--max-turns', 'lots'], /option '--max-turns <n>' argument 'lots' is invalid\. expected a whole number above 0/],
+      [['run', 'box'], /missing required argument 'prompt'/],
+      [
+        ['members', 'add', '--name', 'x', '--work-folder', '/w', '--transport', 'carrier-pigeon'],
+        /argument 'carrier-pigeon' is invalid\. Allowed choices are ssh, local/,
+      ],
+      [['jobs', '--state', 'sleeping'], /Allowed choices are waiting, active, delayed, prioritized, completed, failed/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => fleet(args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = results[i] as Awaited<ReturnType<typeof fleet>>;
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err).not.toMatch(/\n\s+at |ERR_PARSE_ARGS|node:internal/);
+    }
+    const offline = await fleet(['status'], 'http://127.0.0.1:9');
+    expect(offline.code).toBe(2);
+    expect(offline.err).toMatch(/^fleet: cannot reach http:\/\/127\.0\.0\.1:9: .*is `fleet up` running\?/);
+  });
+
+  it('run renders stream-json as a person reads it (text, one line per tool call, tool errors, a summary); --json prints the raw events; the exit code is the agent’s', async () => {
+    const m = await s.fakeMember('cli-transcript');
+    const prompt = '@lines 2\n@tool Bash ls -la\n@tool-error Read /etc/x\n@echo';
+    const r = await fleet(['run', 'cli-transcript', prompt]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(`line 1\nline 2\n→ Bash  ls -la\n→ Read  /etc/x\n  ✗ tool error: Error: Read failed\n${prompt}\n`);
+    expect(r.err).toMatch(
+      /✓ completed \(exit 0, attempts 1, session [0-9a-f-]{36}\) · 1 turn · 2 tool calls · \d+ in \/ \d+ out tokens · \$0\.0001 · \d+\.\d s\n/,
+    );
+    expect(r.out + r.err).not.toContain('\x1b['); // not a terminal: no colour, no spinner
+
+    const raw = await fleet(['run', m.id, '@lines 1\n@tool Bash true', '--json']);
+    expect(raw.code).toBe(0);
+    const events = raw.out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
+    expect(events.map((e) => e.type)).toEqual(['system', 'assistant', 'assistant', 'user', 'assistant', 'result']);
+
+    const viaStdin = await fleet(['run', m.id, '-', '--no-stream'], s.url, '@echo\nit\'s $(whoami) "quoted"');
+    expect(viaStdin.code).toBe(0);
+    expect(viaStdin.out).toBe('@echo\nit\'s $(whoami) "quoted"\n');
+
+    const exit3 = await fleet(['run', m.id, '@lines 1\n@exit 3']);
+    expect(exit3.code, exit3.err).toBe(3);
+    expect(exit3.err).toMatch(/\(exit 3\)/);
+  });
+
+  it('jobs lists the newest jobs with --member/--state filters; logs prints a job’s output, --follow reconnects where it left off (no line lost or twice)', async () => {
+    const m = await s.fakeMember('cli-jobs');
+    const ok = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@lines 3' });
+    await s.waitJob(String(ok.json.jobId));
+    const bad = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@auth' });
+    await s.waitJob(String(bad.json.jobId));
+
+    const all = await fleet(['jobs', '--member', 'cli-jobs']);
+    expect(all.code, all.err).toBe(0);
+    const lines = all.out.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^${bad.json.jobId}\\s+cli-jobs\\s+failed\\s+1\\s+\\d+s\\s+\\[auth\\] Not logged in`));
+    expect(lines[1]).toMatch(new RegExp(`^${ok.json.jobId}\\s+cli-jobs\\s+completed\\s+1\\s+\\d+s\\s+exit 0$`));
+    const failed = await fleet(['jobs', '--member', m.id, '--state', 'failed', '--json']);
+    expect((JSON.parse(failed.out) as Array<{ jobId: string }>).map((j) => j.jobId)).toEqual([bad.json.jobId]);
+    expect((await s.http('GET', '/v1/jobs?limit=0')).status).toBe(400);
+
+    const logs = await fleet(['logs', String(ok.json.jobId)]);
+    expect(logs.code, logs.err).toBe(0);
+    expect(logs.out).toBe('line 1\nline 2\nline 3\ndone: 3 lines\n');
+    expect((await fleet(['logs', 'nope'])).err).toMatch(/^fleet: 404/);
+
+    // --follow through a proxy that cuts the event stream twice, each time after output reached the CLI.
+    const job = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@lines 4\n@sleep 2\n@lines 4\n@sleep 2\n@lines 4' });
+    const lastIds: string[] = [];
+    let cuts = 0;
+    const proxy = createServer((req: IncomingMessage, res) => {
+      lastIds.push(String(req.headers['last-event-id'] ?? ''));
+      const up = request(`${s.url}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        let seen = 0;
+        answer.on('data', (chunk: Buffer) => {
+          seen += chunk.toString().split('event: output').length - 1;
+          const cut = seen >= 1 && cuts < 2 && req.url?.includes('/events');
+          if (cut) cuts++;
+          // Cut once what was passed on has reached the CLI (a destroy drops unsent writes).
+          res.write(chunk, () => {
+            if (!cut) return;
+            answer.destroy();
+            req.socket.destroy();
+          });
+        });
+        answer.on('end', () => res.end());
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const f = await fleet(['logs', '--follow', String(job.json.jobId)], `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+      expect(f.code, f.err).toBe(0);
+      expect(cuts, f.err).toBe(2);
+      expect(f.err).toMatch(/connecting again \(1\)/);
+      const want = Array.from({ length: 12 }, (_, i) => `line ${i + 1}`).join('\n');
+      expect(f.out).toBe(`${want}\ndone: 12 lines\n`);
+      expect(f.err).toMatch(/✓ completed/);
+      const resumed = lastIds.filter((id) => id !== '');
+      expect(resumed).toHaveLength(2);
+      for (const id of resumed) expect(id).toMatch(/^\d+-\d+$/);
     } finally {
       proxy.closeAllConnections();
       await new Promise((r) => proxy.close(r));

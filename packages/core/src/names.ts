@@ -2,6 +2,10 @@
 export const PROVIDER_NAMES = ['claude', 'gemini', 'codex', 'shell'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
+/** The states a prompt job is listed by (BullMQ's, `wait` named `waiting`). */
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
 export const MEMBER_OS = ['linux', 'windows'] as const;
 
 /** A model name as the CLIs take it (`provider/model`, `model@version`, `[1m]` suffixes). */

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, type JobsOptions, Queue, QueueKeys } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { MODEL_NAME, PERMISSION_MODES, type PermissionMode, type PromptJobResult, TOOL_RULE } from '@fleet/core';
+import { type JobState, MODEL_NAME, PERMISSION_MODES, type PermissionMode, type PromptJobResult, TOOL_RULE } from '@fleet/core';
 import { Keys, queueName } from './keys';
 
 export const PromptRequest = z
@@ -105,6 +105,11 @@ export interface QueueSettings {
   concurrencyRecheckMs?: number;
 }
 
+export interface ListedJob {
+  job: Job<PromptJobData, PromptJobResult>;
+  state: JobState;
+}
+
 /**
  * Enqueue, read and cancel prompt jobs. One BullMQ queue per member (`member-<id>`), global
  * concurrency 1: BullMQ serialises a member's jobs; the fence guarantees it under faults.
@@ -185,6 +190,21 @@ export class FleetJobs {
     // Never instantiate a queue for a member that does not exist: BullMQ would write its meta key.
     if (!memberId || (!this.queues.has(memberId) && (await this.redis.sismember(this.keys.members(), memberId)) !== 1)) return undefined;
     return (await this.queue(memberId).getJob(jobId)) ?? undefined;
+  }
+
+  /**
+   * The newest jobs of these members in these states, newest first: each member's queue read once
+   * per state, at most `limit` jobs from each.
+   */
+  async list(memberIds: readonly string[], states: readonly JobState[], limit: number): Promise<ListedJob[]> {
+    const reads = memberIds.flatMap((id) =>
+      states.map(async (state) => {
+        const jobs = await this.queue(id).getJobs([state === 'waiting' ? 'wait' : state], 0, limit - 1, false);
+        return jobs.filter(Boolean).map((job) => ({ job, state }));
+      }),
+    );
+    const all = (await Promise.all(reads)).flat();
+    return all.sort((a, b) => b.job.timestamp - a.job.timestamp).slice(0, limit);
   }
 
   /**

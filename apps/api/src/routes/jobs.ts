@@ -1,13 +1,23 @@
 import { type FleetJobs, IdempotencyConflict, IdempotencyKey, PromptRequest, type Registry, memberOfJob } from '@fleet/registry';
-import { unsupportedOptions } from '@fleet/core';
+import { JOB_STATES, unsupportedOptions } from '@fleet/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { HttpError } from '../errors';
-import { jobView } from '../views';
+import { jobSummary, jobView } from '../views';
 
 const JobParams = z.object({ jobId: z.string().min(1).max(200) });
+const JobListQuery = z.object({
+  member: z
+    .string()
+    .regex(/^m[0-9a-f]{12}$/, 'not a member id')
+    .optional(),
+  state: z.enum(JOB_STATES).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+/** `follow=false`: the output so far, then `done` with the job as it is now. */
+const EventsQuery = z.object({ follow: z.enum(['true', 'false']).default('true') });
 const MemberParams = z.object({ id: z.string().regex(/^m[0-9a-f]{12}$/, 'not a member id') });
 /** Other headers pass through untouched (validation must not strip them). */
 const PromptHeaders = z
@@ -63,6 +73,18 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
     },
   );
 
+  r.get(
+    '/v1/jobs',
+    { schema: { tags: ['jobs'], summary: 'Recent jobs, newest first (of one member or of all)', querystring: JobListQuery } },
+    async (req) => {
+      const { member, state, limit } = req.query;
+      if (member && !(await registry.getMember(member))) throw new HttpError(404, 'not_found', `member ${member} not found`);
+      const ids = member ? [member] : (await registry.listMembers()).map((m) => m.id);
+      const listed = await jobs.list(ids, state ? [state] : JOB_STATES, limit);
+      return { jobs: listed.map(({ job, state: s }) => jobSummary(job, s)) };
+    },
+  );
+
   r.get('/v1/jobs/:jobId', { schema: { tags: ['jobs'], params: JobParams } }, async (req) => {
     const job = await findJob(req.params.jobId);
     const run = await registry.getRun(job.data.memberId);
@@ -85,10 +107,12 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
    * Late subscribers get the backlog first (the output stream is kept in Redis, capped at
    * FLEET_OUTPUT_MAX_LINES entries); `Last-Event-ID` resumes after a reconnect. Entries the cap
    * trimmed before this reader got them are announced by a `gap` event (`{"skipped":N,"before":id}`,
-   * N null when unknown), never dropped silently.
+   * N null when unknown), never dropped silently. `?follow=false` ends after the backlog, with `done`
+   * holding the job as it is then.
    */
-  r.get('/v1/jobs/:jobId/events', { schema: { tags: ['jobs'], params: JobParams } }, async (req, reply) => {
+  r.get('/v1/jobs/:jobId/events', { schema: { tags: ['jobs'], params: JobParams, querystring: EventsQuery } }, async (req, reply) => {
     const jobId = req.params.jobId;
+    const follow = req.query.follow === 'true';
     if (!memberOfJob(jobId)) throw new HttpError(404, 'not_found', `job ${jobId} not found`);
     await findJob(jobId);
     reply.hijack();
@@ -162,7 +186,7 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: 
           lastCheck = Date.now();
           const job = await jobs.getJob(jobId);
           const state = job ? await job.getState() : 'unknown';
-          if (!job || state === 'completed' || state === 'failed') {
+          if (!job || state === 'completed' || state === 'failed' || !follow) {
             // Drain whatever arrived meanwhile, then the final view.
             while (sendEntries((await conn.xread('COUNT', 10_000, 'STREAMS', key, last).catch(() => null)) as Entries) === 10_000);
             send('done', JSON.stringify(job ? await jobView(job, view) : { jobId, state: 'unknown' }));
