@@ -5,8 +5,7 @@ import type { Logger } from 'pino';
 import type { WorkerConfig } from './config';
 import { fleetBackoff } from './errors';
 import { makeProcessor } from './attempt/index';
-import { pruneRunDirs } from './prune-run-dirs';
-import { sweep } from './sweeper';
+import { Housekeeping } from './housekeeping';
 import { Transports } from './transports';
 
 /**
@@ -32,9 +31,7 @@ export class FleetWorker {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
   private leaving = false;
-  private sweeping: Promise<unknown> = Promise.resolve();
-  /** Prunes have a lane of their own: a member that does not answer must not hold back the sweeps. */
-  private pruning: Promise<unknown> = Promise.resolve();
+  private readonly housekeeping: Housekeeping;
 
   constructor(
     readonly cfg: WorkerConfig,
@@ -47,11 +44,12 @@ export class FleetWorker {
     this.registry = new Registry(this.redis, cfg.prefix);
     this.jobs = new FleetJobs(this.redis, { connection: this.redis, bullPrefix: cfg.bullPrefix }, cfg.prefix);
     this.transports = new Transports(this.registry, cfg.unknownHostKey, log);
+    this.housekeeping = new Housekeeping({ registry: this.registry, jobs: this.jobs, transports: this.transports, log, cfg });
   }
 
   async start(): Promise<void> {
     const t0 = Date.now();
-    await this.runSweep('startup');
+    await this.housekeeping.sweep('startup');
     // Subscribed before the first look at the queues: an enqueue between that look and the
     // subscription would otherwise wait for the next periodic scan.
     this.sub.on('message', (channel, message) => {
@@ -72,58 +70,14 @@ export class FleetWorker {
     await this.refreshMembers();
     this.timers.push(setInterval(() => void this.refreshMembers(), this.cfg.memberRefreshMs));
     this.timers.push(setInterval(() => void this.scanWork(), this.cfg.workScanMs));
-    this.timers.push(setInterval(() => void this.runSweep('periodic'), this.cfg.sweepIntervalMs));
+    this.timers.push(setInterval(() => void this.housekeeping.sweep('periodic'), this.cfg.sweepIntervalMs));
     // Not awaited: a fleet's run directories must not hold back the start.
-    void this.runPrune('startup');
-    this.timers.push(setInterval(() => void this.runPrune('periodic'), this.cfg.runPruneIntervalMs));
+    void this.housekeeping.prune('startup');
+    this.timers.push(setInterval(() => void this.housekeeping.prune('periodic'), this.cfg.runPruneIntervalMs));
     this.log.info(
       { workerId: this.cfg.workerId, members: this.memberIds.size, serving: this.workers.size, startMs: Date.now() - t0 },
       'worker started',
     );
-  }
-
-  private runSweep(why: string): Promise<unknown> {
-    return this.inTurn('sweeping', 'sweep', async () => {
-      const r = await sweep({
-        registry: this.registry,
-        jobs: this.jobs,
-        transports: this.transports,
-        log: this.log,
-        killTimeoutMs: this.cfg.killTimeoutMs,
-      });
-      return r.killed > 0 || r.removed > 0 || why === 'startup' ? { ...r, why } : undefined;
-    });
-  }
-
-  /** Deletes finished run directories past their retention. */
-  private runPrune(why: string): Promise<unknown> {
-    return this.inTurn('pruning', 'run directory prune', async () => {
-      const r = await pruneRunDirs({
-        registry: this.registry,
-        transports: this.transports,
-        log: this.log,
-        retentionMs: this.cfg.runRetentionMs,
-      });
-      return r.removed > 0 || why === 'startup' ? { ...r, why } : undefined;
-    });
-  }
-
-  /**
-   * Sweeps run one at a time, and so do prunes (each in its lane), never while stopping. What `fn`
-   * returns is logged as done (nothing when there is nothing to tell); a failure is logged, not thrown.
-   */
-  private inTurn(lane: 'sweeping' | 'pruning', what: string, fn: () => Promise<object | undefined>): Promise<unknown> {
-    this[lane] = this[lane].then(async () => {
-      if (this.stopping) return;
-      const t = Date.now();
-      try {
-        const told = await fn();
-        if (told) this.log.info({ ...told, ms: Date.now() - t }, `${what} done`);
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, `${what} failed`);
-      }
-    });
-    return this[lane];
   }
 
   /** Re-reads the member list, then serves the queues that have work. */
@@ -243,6 +197,7 @@ export class FleetWorker {
    */
   async stop(graceMs = this.cfg.shutdownGraceMs): Promise<{ leftRunning: number }> {
     this.stopping = true;
+    this.housekeeping.stop();
     for (const t of this.timers) clearInterval(t);
     const workers = [...this.workers.values()];
     // Take no new jobs (without waiting for the running ones: that is bounded below).
