@@ -22,12 +22,13 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](
 const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 
-const base = z
+/** A member's fields, without defaults: a PATCH must change only what it names. */
+const fields = z
   .object({
     name: safe(100),
     transport: z.enum(['ssh', 'local']),
     host: safe(255).regex(HOST, 'not a host name or IP address').optional(),
-    port: z.number().int().min(1).max(65535).default(22),
+    port: z.number().int().min(1).max(65535),
     username: safe(64).regex(USER, 'not a valid user name').optional(),
     privateKey: z
       .string()
@@ -39,7 +40,7 @@ const base = z
     passphrase: z.string().max(1024).optional(),
     password: z.string().min(1).max(1024).optional(),
     hostKeySha256: z.string().regex(FINGERPRINT, 'expected SHA256:<base64> as ssh-keygen -lf prints it').optional(),
-    os: z.enum(MEMBER_OS).default('linux'),
+    os: z.enum(MEMBER_OS),
     workFolder: safe(4096),
     provider: z.enum(PROVIDERS),
     model: z.string().regex(MODEL, 'invalid model name').optional(),
@@ -51,7 +52,16 @@ const base = z
       .optional()
       .describe('How far the agent may act without asking (default bypassPermissions: a headless run cannot ask)'),
     skipPermissions: z.boolean().optional().describe('Deprecated: true is permissionMode bypassPermissions, false is default'),
-    trustWorkspace: z.boolean().default(false),
+    trustWorkspace: z.boolean(),
+  })
+  .strict();
+
+/** A new member: the fields, with the defaults of those it may leave out. */
+const base = fields
+  .extend({
+    port: fields.shape.port.default(22),
+    os: fields.shape.os.default('linux'),
+    trustWorkspace: fields.shape.trustWorkspace.default(false),
   })
   .strict();
 
@@ -94,7 +104,7 @@ export type MemberInput = z.input<typeof MemberInput>;
 export type MemberSpec = z.output<typeof MemberInput>;
 
 /** PATCH: any subset; transport and os are fixed at creation. */
-export const MemberPatch = base.omit({ transport: true, os: true }).partial().strict();
+export const MemberPatch = fields.omit({ transport: true, os: true }).partial().strict();
 export type MemberPatch = z.input<typeof MemberPatch>;
 
 export const SECRET_FIELDS = ['privateKey', 'passphrase', 'password'] as const;

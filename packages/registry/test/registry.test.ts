@@ -75,6 +75,23 @@ describe('members', () => {
     const u = await reg.updateMember(m.id, { model: 'opus', maxTurns: 20 });
     expect(u).toMatchObject({ model: 'opus', maxTurns: 20 });
     await expect(reg.updateMember(m.id, { workFolder: 'rel' })).rejects.toBeInstanceOf(ZodError);
+    // A patch changes what it names and nothing else: the defaults of a new member do not come back.
+    const ssh = await reg.addMember({
+      name: 'p',
+      transport: 'ssh',
+      host: 'h',
+      port: 2222,
+      username: 'u',
+      password: 'p',
+      workFolder: '/w',
+      provider: 'claude',
+      trustWorkspace: true,
+    });
+    expect(await reg.updateMember(ssh.id, { model: 'opus' })).toMatchObject({ port: 2222, trustWorkspace: true, model: 'opus' });
+    expect(await reg.updateMember(ssh.id, { hostKeySha256: `SHA256:${'A'.repeat(43)}` })).toMatchObject({
+      port: 2222,
+      trustWorkspace: true,
+    });
     expect(await reg.removeMember(m.id)).toBe(true);
     expect(await reg.getMember(m.id)).toBeUndefined();
   });
