@@ -23,6 +23,8 @@ export interface JobView {
   /** The requested session was gone, so the job went on in a fresh one: its context was lost. */
   sessionReset?: boolean;
   sessionResetReason?: string;
+  /** A job waiting for its agent's usage limit to reset: when it runs again (epoch ms). */
+  retryAt?: number;
   /** Every attempt that ended, in order. */
   attemptHistory: AttemptRecord[];
 }
@@ -57,6 +59,11 @@ export async function jobView(fetched: PromptJob, deps: ViewDeps, livePid?: numb
     const f = parseFailure(job.failedReason);
     if (f) v.error = f;
   }
+  const last = history.at(-1);
+  if (state === 'delayed' && last?.outcome === 'delayed' && last.retryAt !== undefined) {
+    v.retryAt = last.retryAt;
+    if (last.category) v.error = { category: last.category, message: last.message ?? '' };
+  }
   const exited = history.findLast((a) => a.exitCode !== undefined);
   if (state === 'failed' && exited) v.exitCode = exited.exitCode;
   if (v.costUsd === undefined && history.some((a) => a.costUsd !== undefined)) {
@@ -72,7 +79,7 @@ export async function jobView(fetched: PromptJob, deps: ViewDeps, livePid?: numb
   return v;
 }
 
-export type JobSummary = Omit<JobView, 'attemptHistory' | 'result' | 'usage' | 'pid'>;
+export type JobSummary = Omit<JobView, 'attemptHistory' | 'result' | 'usage' | 'pid' | 'retryAt'>;
 
 /** A job in a list: where it is and how it ended, without its history (no read beyond the job). */
 export function jobSummary(job: PromptJob, state: string): JobSummary {

@@ -189,6 +189,30 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     expect(await s.redis.ttl(`${s.prefix}:job:${bad.json.jobId}:attempts`)).toBeGreaterThan(0);
   });
 
+  it('usage limit: the job waits for the reset without spending an attempt, the view says until when, then it runs', async () => {
+    const m = await s.fakeMember('usage-limit');
+    const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: `@usage-limit-times 1 u-${m.id} 2\n@lines 1`, attempts: 1 });
+    const waiting = await waitFor(
+      async () => {
+        const v = await s.http('GET', `/v1/jobs/${r.json.jobId}`);
+        return v.json.state === 'delayed' ? v.json : undefined;
+      },
+      { what: 'the job delayed until the reset' },
+    );
+    expect(waiting).toMatchObject({ error: { category: 'usage_limit' }, retryAt: expect.any(Number) });
+    expect(Number(waiting.retryAt)).toBeGreaterThan(Date.now() - 1_000);
+    const done = await s.waitJob(String(r.json.jobId));
+    expect(done).toMatchObject({ state: 'completed', attempts: 1, exitCode: 0 });
+    expect(Number(done.startedAt)).toBeGreaterThanOrEqual(Number(waiting.retryAt));
+    const history = done.attemptHistory as Array<Record<string, unknown>>;
+    expect(history.map((a) => [a.attempt, a.outcome, a.category ?? null])).toEqual([
+      [1, 'delayed', 'usage_limit'],
+      [1, 'succeeded', null],
+    ]);
+    expect(history[0]?.retryAt).toBe(waiting.retryAt);
+    expect(m.state.started()).toBe(2);
+  });
+
   it('cancel: the process tree is gone and the job failed as cancelled', async () => {
     const m = await s.fakeMember('cancel');
     const r = await s.http('POST', `/v1/members/${m.id}/prompts`, { prompt: '@spawn-tree 60\n@sleep 60' });

@@ -22,6 +22,8 @@ export interface WorkerConfig {
   workerIdleMs: number;
   shutdownGraceMs: number;
   killTimeoutMs: number;
+  /** A job whose agent hit its usage limit waits for the reset if it is at most this far away. */
+  usageLimitMaxWaitMs: number;
   defaultInactivityTimeoutS: number;
   /** What to do with an SSH member whose host key is not pinned: pin the first one seen, or refuse. */
   unknownHostKey: 'pin' | 'reject';
@@ -58,6 +60,7 @@ export function loadConfig(env = process.env): WorkerConfig {
     workerIdleMs: num(env, 'FLEET_WORKER_IDLE_MS', 30_000),
     shutdownGraceMs: num(env, 'FLEET_SHUTDOWN_GRACE_MS', 10_000),
     killTimeoutMs: num(env, 'FLEET_KILL_TIMEOUT_MS', 5_000),
+    usageLimitMaxWaitMs: num(env, 'FLEET_USAGE_LIMIT_MAX_WAIT_MS', 86_400_000),
     defaultInactivityTimeoutS: num(env, 'FLEET_INACTIVITY_TIMEOUT_S', 1_800),
     unknownHostKey: uhk,
     logLevel: env.FLEET_LOG_LEVEL ?? 'info',

@@ -8,7 +8,8 @@ export interface AttemptRecord {
   attempt: number;
   startedAt: number;
   endedAt: number;
-  outcome: 'succeeded' | 'failed';
+  /** `delayed`: the run ended without spending the attempt (a usage limit); the same attempt runs again at `retryAt`. */
+  outcome: 'succeeded' | 'failed' | 'delayed';
   category?: JobCategory;
   message?: string;
   retryable?: boolean;
@@ -21,6 +22,8 @@ export interface AttemptRecord {
   sessionUsed?: string;
   /** What the agent reported this attempt cost, success or not. */
   costUsd?: number;
+  /** When a delayed attempt runs again (epoch ms). */
+  retryAt?: number;
 }
 
 export function encodeAttempt(r: AttemptRecord): string {
@@ -31,7 +34,7 @@ export function encodeAttempt(r: AttemptRecord): string {
 export function decodeAttempt(s: string): AttemptRecord | undefined {
   try {
     const v = JSON.parse(s) as AttemptRecord;
-    return typeof v === 'object' && v !== null && Number.isInteger(v.attempt) && (v.outcome === 'succeeded' || v.outcome === 'failed')
+    return typeof v === 'object' && v !== null && Number.isInteger(v.attempt) && ['succeeded', 'failed', 'delayed'].includes(v.outcome)
       ? v
       : undefined;
   } catch {

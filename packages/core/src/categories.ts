@@ -1,10 +1,12 @@
 /**
  * Why an agent run failed, decided from the agent's own output and exit code only. `config`: the
  * agent refused how it was started (a flag its user may not use); the message says the fix.
+ * `usage_limit`: the account's plan limit; the job waits for its reset without spending an attempt.
  */
 export const ERROR_CATEGORIES = [
   'auth',
   'overloaded',
+  'usage_limit',
   'server',
   'stale_session',
   'max_turns',
@@ -20,6 +22,7 @@ export type ErrorCategory = (typeof ERROR_CATEGORIES)[number];
 export const RETRYABLE: Readonly<Record<ErrorCategory, boolean>> = {
   auth: false,
   overloaded: true,
+  usage_limit: false,
   server: true,
   stale_session: true,
   max_turns: false,
@@ -37,6 +40,8 @@ export const JOB_CATEGORIES = [
   'timeout',
   'killed',
   'unreachable',
+  /** The member's host refuses us in a way a retry cannot fix (SSH auth, host key, no SFTP); the message says the fix. */
+  'member_config',
   'fence_lost',
   'not_started',
   'member_not_found',

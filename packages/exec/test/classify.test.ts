@@ -265,3 +265,60 @@ describe('argv building', () => {
     expect(() => getProvider('claude').buildArgv({ maxBudgetUsd: -1 })).toThrow(/invalid maxBudgetUsd/);
   });
 });
+
+describe('usage limits: the category and when the limit resets', () => {
+  // 2026-12-06 10:00:00 UTC: 11:00 in Berlin, 02:00 in Los Angeles.
+  const now = Date.UTC(2026, 11, 6, 10, 0, 0);
+  const at = (text: string) => classifyError(1, text, now);
+
+  it('claude, codex and gemini texts are usage_limit (not retried as overloaded) with their reset time', () => {
+    const cases: Array<[string, number]> = [
+      ["You've hit your limit · resets 3pm (Europe/Berlin)", Date.UTC(2026, 11, 6, 14, 0)],
+      ["You've hit your limit · resets 9am (Europe/Berlin)", Date.UTC(2026, 11, 7, 8, 0)], // 9am Berlin has passed: tomorrow
+      ['5-hour limit reached ∙ resets 11:30am', Date.UTC(2026, 11, 6, 11, 30)], // no zone named: UTC
+      [`Claude AI usage limit reached|${now / 1000 + 600}`, now + 600_000],
+      [
+        '{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"plus","resets_in_seconds":5400}',
+        now + 5_400_000,
+      ],
+      [
+        "You've hit your usage limit. Upgrade to Pro or try again in 2 days 3 hours 5 minutes.",
+        now + (2 * 86_400 + 3 * 3600 + 5 * 60) * 1000,
+      ],
+      [
+        "[API Error: RESOURCE_EXHAUSTED: Quota exceeded for quota metric 'Gemini 2.5 Pro Requests' and limit 'Gemini 2.5 Pro Requests per day per user']",
+        Date.UTC(2026, 11, 7, 8, 0), // midnight Pacific (PST, UTC-8)
+      ],
+    ];
+    for (const [text, resetAt] of cases) expect(at(text), text).toMatchObject({ category: 'usage_limit', retryable: false, resetAt });
+    expect(at('The usage limit has been reached')).toEqual({
+      category: 'usage_limit',
+      retryable: false,
+      message: 'The usage limit has been reached',
+    });
+  });
+
+  it('per-minute quotas and rate limits stay overloaded (retried with backoff)', () => {
+    expect(at('RESOURCE_EXHAUSTED: Quota exceeded for quota metric requests per minute').category).toBe('overloaded');
+    expect(at('API Error: 429 rate_limit_error').category).toBe('overloaded');
+  });
+
+  it('a reset time in a zone Node does not know, or in the past, is no reset time', () => {
+    expect(at("You've hit your limit · resets 3pm (Mars/Olympus)").resetAt).toBeUndefined();
+    expect(at(`Claude AI usage limit reached|${now / 1000 - 60}`).resetAt).toBeUndefined();
+  });
+
+  it('claude reports it in its result envelope', () => {
+    const limited = {
+      type: 'result',
+      subtype: 'success',
+      is_error: true,
+      result: `Claude AI usage limit reached|${Math.floor(Date.now() / 1000) + 60}`,
+      usage: {},
+    };
+    expect(getProvider('claude').parse(0, [JSON.stringify(limited)]).error).toMatchObject({
+      category: 'usage_limit',
+      resetAt: expect.any(Number),
+    });
+  });
+});

@@ -490,7 +490,9 @@ export class Registry {
     if (r.outcome === 'failed' && failureReason !== undefined) {
       tx.set(this.keys.attemptFailure(jobId, r.attempt), `${r.retryable ? 'retryable' : 'final'} ${failureReason}`, 'EX', JOB_KEPT_S);
     }
-    tx.hset(this.keys.attempts(jobId), String(r.attempt), encodeAttempt(r)).expire(this.keys.attempts(jobId), JOB_KEPT_S);
+    // A delayed attempt runs again under the same number: its entry is kept beside the one to come.
+    const field = r.outcome === 'delayed' ? `${r.attempt}:delayed:${r.startedAt}` : String(r.attempt);
+    tx.hset(this.keys.attempts(jobId), field, encodeAttempt(r)).expire(this.keys.attempts(jobId), JOB_KEPT_S);
     await tx.exec();
   }
 
@@ -500,7 +502,7 @@ export class Registry {
     return Object.values(h)
       .map(decodeAttempt)
       .filter((r): r is AttemptRecord => r !== undefined)
-      .sort((x, y) => x.attempt - y.attempt);
+      .sort((x, y) => x.attempt - y.attempt || x.startedAt - y.startedAt);
   }
 
   async clearSession(memberId: string, staleSessionId: string, now = Date.now()): Promise<boolean> {

@@ -43,6 +43,8 @@ export async function startSshd(
      * (pyenv, nvm, conda): bash sources $BASH_ENV, which sshd sets for each session.
      */
     loginDelayS?: number;
+    /** false: no SFTP subsystem (hardened servers, minimal images). */
+    sftp?: boolean;
   } = {},
 ): Promise<PrivateSshd> {
   const listen = opts.listenAddress ?? '127.0.0.1';
@@ -80,7 +82,7 @@ export async function startSshd(
         `MaxSessions ${opts.maxSessions ?? 64}`,
         'MaxStartups 200',
         'LogLevel ERROR',
-        'Subsystem sftp internal-sftp',
+        ...(opts.sftp === false ? [] : ['Subsystem sftp internal-sftp']),
         'ClientAliveInterval 0',
         ...(opts.loginDelayS ? [`SetEnv BASH_ENV=${join(d, 'slow-rc.sh')}`] : []),
         '',

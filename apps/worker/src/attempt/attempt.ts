@@ -119,11 +119,12 @@ export class Attempt {
    * The attempt's end in its job's history; a failure (`reason`, as BullMQ is told it) is also kept
    * as the attempt's recorded failure. Best effort: the job's outcome does not wait on it failing.
    */
-  async recordEnd(outcome: AttemptRecord['outcome'], reason?: string, retryable?: boolean): Promise<void> {
+  async recordEnd(outcome: AttemptRecord['outcome'], reason?: string, retryable?: boolean, retryAt?: number): Promise<void> {
     const r: AttemptRecord = { attempt: this.attempt, startedAt: this.startedAt, endedAt: Date.now(), outcome, ...this.seen };
     if (this.handle) r.pid = this.handle.pid;
     const f = reason === undefined ? undefined : parseFailure(reason);
     if (f) Object.assign(r, { category: f.category, message: f.message, retryable: retryable ?? false });
+    if (retryAt !== undefined) r.retryAt = retryAt;
     await this.registry
       .recordAttempt(this.jobId, r, reason)
       .catch((err: Error) => this.log.warn({ err: err.message }, 'could not record the attempt in its history'));

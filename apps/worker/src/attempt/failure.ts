@@ -1,6 +1,6 @@
-import { isTransportError } from '@fleet/exec';
+import { type TransportError, isTransportError } from '@fleet/exec';
 import { DelayedError } from 'bullmq';
-import { RetryableJobError, YieldMember } from '../errors';
+import { RetryableJobError, YieldMember, unrecoverable } from '../errors';
 import type { Attempt } from './attempt';
 
 /**
@@ -17,8 +17,9 @@ export async function settleThrown(a: Attempt, thrown: unknown, leavingRuns: boo
     a.log.warn({ category: 'fence_lost', retryInMs: wait }, `${thrown.message}; leaving the member and delaying this attempt`);
     return a.delay(wait);
   }
-  // The member could not be reached (or a leftover's state not settled yet): retryable.
-  const err = (isTransportError(thrown) ? new RetryableJobError('unreachable', thrown.message) : thrown) as Error;
+  // The member could not be reached (or a leftover's state not settled yet): retryable. A host that
+  // refuses us (auth, host key, no SFTP) fails at once: retrying cannot fix its configuration.
+  const err = (isTransportError(thrown) ? transportFailure(thrown) : thrown) as Error;
   if (leavingRuns) {
     a.log.warn({ pid: a.handle?.pid }, 'worker shutting down: run left alive for adoption');
     throw err;
@@ -33,4 +34,8 @@ export async function settleThrown(a: Attempt, thrown: unknown, leavingRuns: boo
   }
   a.log.error({ err: err.message, category: 'internal' }, 'attempt failed with an internal error');
   throw new RetryableJobError('internal', err.message);
+}
+
+function transportFailure(e: TransportError): Error {
+  return e.transient ? new RetryableJobError('unreachable', e.message) : unrecoverable('member_config', e.message);
 }

@@ -68,12 +68,13 @@ async function succeeded(a: Attempt, s: Started, outcome: Exited, parsed: Parsed
   return result;
 }
 
-type AgentError = { category: Parameters<typeof unrecoverable>[0]; retryable: boolean; message: string };
+type AgentError = { category: Parameters<typeof unrecoverable>[0]; retryable: boolean; message: string; resetAt?: number };
 
 async function agentFailed(a: Attempt, outcome: Exited, e: AgentError, resumeId: string | undefined): Promise<never> {
   a.handle = outcome.handle;
   await a.release(`agent failed: ${e.category}`);
   a.log.warn({ pid: outcome.handle.pid, exitCode: outcome.exitCode, category: e.category, retryable: e.retryable }, 'agent failed');
+  if (e.category === 'usage_limit') return usageLimited(a, e);
   if (e.category === 'stale_session') {
     if (!resumeId) throw unrecoverable('unknown', `agent reported a missing session without --resume: ${e.message}`);
     await a.registry.clearSession(a.memberId, resumeId);
@@ -82,6 +83,24 @@ async function agentFailed(a: Attempt, outcome: Exited, e: AgentError, resumeId:
   }
   if (e.retryable) throw new RetryableJobError(e.category, e.message);
   throw unrecoverable(e.category, e.message);
+}
+
+/**
+ * The account's limit: the job waits for the reset as the same attempt (no attempt spent), unless
+ * the reset is unknown, further than FLEET_USAGE_LIMIT_MAX_WAIT_MS, or after the job's deadline.
+ */
+async function usageLimited(a: Attempt, e: AgentError): Promise<never> {
+  const wait = e.resetAt === undefined ? undefined : e.resetAt - Date.now();
+  const deadline = a.job.data.deadlineAt;
+  const fits = wait !== undefined && wait <= a.cfg.usageLimitMaxWaitMs && (deadline === undefined || (e.resetAt ?? 0) < deadline);
+  if (!fits || e.resetAt === undefined) {
+    const when = e.resetAt === undefined ? 'names no reset time' : `resets at ${new Date(e.resetAt).toISOString()}, too far to wait`;
+    throw unrecoverable('usage_limit', `${e.message} (the limit ${when})`);
+  }
+  const resetsAt = new Date(e.resetAt).toISOString();
+  await a.recordEnd('delayed', `[usage_limit] ${e.message}`, true, e.resetAt);
+  a.log.warn({ category: 'usage_limit', resetsAt, retryInMs: wait }, 'usage limit reached; the job waits for the reset');
+  return a.delay(Math.max(0, wait ?? 0) + 1_000);
 }
 
 async function notExited(a: Attempt, outcome: Exclude<RunOutcome, { kind: 'exited' }>, workFolder: string): Promise<never> {

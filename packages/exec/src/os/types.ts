@@ -69,6 +69,11 @@ export interface OsCommands {
    */
   triageScript(handles: readonly RunHandle[]): string;
   readFileScript(path: string): string;
+  /**
+   * Writes a file through the control shell, for servers without SFTP: to a new temporary file named
+   * with `suffix`, then renamed over `path`. Undefined where not implemented (SFTP is then required).
+   */
+  writeFileScript?(path: string, data: Buffer, mode: number, suffix: string): string;
   /** The last `bytes` bytes of a file (for result parsing after an adoption). */
   readFileTailScript(path: string, bytes: number): string;
   /**

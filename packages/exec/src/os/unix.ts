@@ -9,7 +9,12 @@ import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from '.
  * variable parts as positional parameters (`set -- …` ahead of the constant text) and, where it
  * uses them, the shared functions of lib.sh.
  */
-const SH = loadScripts(new URL('./linux/sh/', import.meta.url), '.sh', [...RUN_STEP_SCRIPTS, 'spawn-helper', 'prune-run-dirs'] as const);
+const SH = loadScripts(new URL('./linux/sh/', import.meta.url), '.sh', [
+  ...RUN_STEP_SCRIPTS,
+  'spawn-helper',
+  'prune-run-dirs',
+  'write-file',
+] as const);
 
 type ShName = Exclude<keyof typeof SH, 'lib'>;
 
@@ -97,6 +102,12 @@ function pruneRunDirsScript(workFolder: string, retentionS: number, keep: readon
   );
 }
 
+function writeFileScript(path: string, data: Buffer, mode: number, suffix: string): string {
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new Error('invalid file mode');
+  assertNonce(suffix);
+  return sh('write-file', [shQuote(path, 'path'), mode.toString(8), suffix, shQuote(data.toString('base64'), 'content')]);
+}
+
 export const unix: OsCommands = {
   name: 'linux',
   shellCommand: 'sh -s',
@@ -119,6 +130,7 @@ export const unix: OsCommands = {
   readFileScript: (path) => sh('read-file', [shQuote(path, 'path')]),
   readFileTailScript: (path, bytes) => sh('read-file-tail', [shQuote(path, 'path'), String(Math.max(1, Math.floor(bytes)))]),
   pruneRunDirsScript,
+  writeFileScript,
   claimRunScript: (runDir) => sh('claim-run', [shQuote(runDir, 'runDir')]),
   controlFrame(script, endTag) {
     // The script travels as a here-document whose delimiter carries the nonce'd tag: nothing in the

@@ -1,4 +1,5 @@
 import { type AgentError, type ErrorCategory, RETRYABLE } from './types';
+import { usageLimitReset } from './usage-limit';
 
 /**
  * Error classification. Only the agent's *error text* is examined (stderr lines, a result's error
@@ -33,6 +34,10 @@ const RULES: ReadonlyArray<[ErrorCategory, RegExp, string?]> = [
   ],
   ['max_turns', /error_max_turns|Reached max(?:imum)? (?:number of )?turns|max[_ ]turns exceeded/i],
   ['budget', /error_max_budget_usd|max(?:imum)? budget (?:of \S+ )?(?:exceeded|reached)/i],
+  [
+    'usage_limit',
+    /usage limit|usage_limit_reached|hit your (?:usage )?limit|(?:5-hour|weekly|daily|session) limit reached|limit will reset|RESOURCE_EXHAUSTED[\s\S]{0,400}(?:per ?day|PerDay)|quota[\s\S]{0,200}per ?day/i,
+  ],
   ['overloaded', new RegExp(`overloaded|${status('429|529')}|rate[ _-]?limit|too many requests|RESOURCE_EXHAUSTED|quota exceeded`, 'i')],
   [
     'server',
@@ -43,13 +48,17 @@ const RULES: ReadonlyArray<[ErrorCategory, RegExp, string?]> = [
   ],
 ];
 
-export function classifyError(exitCode: number, errorText: string): AgentError {
+export function classifyError(exitCode: number, errorText: string, now = Date.now()): AgentError {
   const message = summarize(errorText);
   if (exitCode === 127 || exitCode === 126) {
     return { category: 'agent_not_found', retryable: false, message: message || `exit ${exitCode}: agent program not found` };
   }
   for (const [category, re, fix] of RULES) {
-    if (re.test(errorText)) return { category, retryable: RETRYABLE[category], message: fix ? `${message} — ${fix}` : message };
+    if (!re.test(errorText)) continue;
+    const e: AgentError = { category, retryable: RETRYABLE[category], message: fix ? `${message} — ${fix}` : message };
+    const resetAt = category === 'usage_limit' ? usageLimitReset(errorText, now) : undefined;
+    if (resetAt !== undefined) e.resetAt = resetAt;
+    return e;
   }
   return { category: 'unknown', retryable: false, message: message || `agent exited with code ${exitCode}` };
 }

@@ -30,6 +30,8 @@ export interface AgentError {
   category: ErrorCategory;
   retryable: boolean;
   message: string;
+  /** usage_limit: when the agent said its limit resets (epoch ms). */
+  resetAt?: number;
 }
 
 export interface AgentResult {

@@ -33,7 +33,8 @@ export async function runAgent(o: RunAgentOptions): Promise<RunOutcome> {
     const prep = await host.prepare(o.workFolder, runDir, o.prompt, o.signal);
     if (prep !== 'ok') return { kind: 'not_started', reason: prep };
   } catch (err) {
-    if (isTransportError(err)) return { kind: 'not_started', reason: err.message };
+    // A link that failed is worth another attempt; a host that refuses us (auth, host key, no SFTP) is not.
+    if (isTransportError(err) && err.transient) return { kind: 'not_started', reason: err.message };
     throw err;
   }
   await o.onPrepared?.(runDir);

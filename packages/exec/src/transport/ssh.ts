@@ -53,6 +53,8 @@ export class SshTransport implements Transport {
   private control: ControlShell | undefined;
   private opening: Promise<ControlShell> | undefined;
   private sftp: Promise<{ c: Client; sftp: SFTPWrapper }> | undefined;
+  /** The server refused the SFTP subsystem on this connection: files go through the control shell. */
+  private noSftp = false;
   /**
    * An exec channel opened ahead of the next run: opening one is the dearest step of a start over
    * SSH, which would otherwise sit between enqueue and PID. Refilled after each run start; dropped
@@ -85,7 +87,7 @@ export class SshTransport implements Transport {
             if (normalizeFingerprint(o.hostKeySha256) === seen) return true;
             hostKeyProblem = new TransportError(
               'host_key_mismatch',
-              `host key of ${o.host}:${o.port} changed: pinned ${normalizeFingerprint(o.hostKeySha256)}, offered ${seen}; refusing to connect`,
+              `host key of ${o.host}:${o.port} changed: pinned ${normalizeFingerprint(o.hostKeySha256)}, offered ${seen}; refusing to connect — fix: if the server was reinstalled, set the member's hostKeySha256 to the new key`,
             );
             return false;
           }
@@ -115,7 +117,12 @@ export class SshTransport implements Transport {
         c.end();
         if (hostKeyProblem) return reject(hostKeyProblem);
         if (err.level === 'client-authentication') {
-          return reject(new TransportError('auth', `authentication to ${o.username}@${o.host}:${o.port} failed`));
+          return reject(
+            new TransportError(
+              'auth',
+              `authentication to ${o.username}@${o.host}:${o.port} failed — fix: check the member's username and key or password, and that the key is in the user's authorized_keys`,
+            ),
+          );
         }
         if (err.level === 'client-timeout') return reject(new TransportError('timeout', `connect timeout: ${err.message}`));
         reject(new TransportError('unreachable', `cannot reach ${o.host}:${o.port}: ${err.message}`));
@@ -134,6 +141,7 @@ export class SshTransport implements Transport {
     this.control?.destroy();
     this.control = undefined;
     this.sftp = undefined;
+    this.noSftp = false;
   }
 
   private getClient(): Promise<Client> {
@@ -208,8 +216,43 @@ export class SshTransport implements Transport {
   }
 
   async writeFile(path: string, data: Buffer | string, mode: number): Promise<void> {
-    const session = this.getSftp();
-    const { c, sftp } = await session;
+    if (!this.noSftp) {
+      const session = this.getSftp();
+      const opened = await session.then(
+        (s) => s,
+        (err: Error) => {
+          // The server has no SFTP subsystem (not a link failure: the connection is fine).
+          if (/unable to start subsystem|subsystem request failed/i.test(err.message)) return undefined;
+          throw err;
+        },
+      );
+      if (opened) return this.writeBySftp(session, opened, path, data, mode);
+      this.noSftp = true;
+    }
+    return this.writeByShell(path, typeof data === 'string' ? Buffer.from(data) : data, mode);
+  }
+
+  /** Without SFTP: the control shell writes it (write-file.sh), where the OS layer has the script. */
+  private async writeByShell(path: string, data: Buffer, mode: number): Promise<void> {
+    const where = `${this.opts.username}@${this.opts.host}:${this.opts.port}`;
+    if (!this.os.writeFileScript) {
+      throw new TransportError(
+        'no_sftp',
+        `${where} has no SFTP subsystem and files cannot be written without it on ${this.os.name}; enable "Subsystem sftp" in its sshd_config`,
+      );
+    }
+    const r = await this.exec(this.os.writeFileScript(path, data, mode, randomBytes(8).toString('hex')));
+    if (r.code !== 0)
+      throw new Error(`cannot write ${path} on ${where} (no SFTP, through the shell): ${r.output.trim() || `exit ${r.code}`}`);
+  }
+
+  private async writeBySftp(
+    session: Promise<{ c: Client; sftp: SFTPWrapper }>,
+    { c, sftp }: { c: Client; sftp: SFTPWrapper },
+    path: string,
+    data: Buffer | string,
+    mode: number,
+  ): Promise<void> {
     const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
     const call = (what: string, fn: (cb: (err?: Error | null) => void) => void) =>
       settle<void>(`sftp ${what} ${path}`, [c, sftp], this.requestTimeoutMs, fn).catch((err: Error) => {

@@ -37,7 +37,7 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export type TransportErrorCode = 'unreachable' | 'dropped' | 'timeout' | 'auth' | 'host_key_mismatch' | 'host_key_unknown';
+export type TransportErrorCode = 'unreachable' | 'dropped' | 'timeout' | 'auth' | 'host_key_mismatch' | 'host_key_unknown' | 'no_sftp';
 
 export class TransportError extends Error {
   override name = 'TransportError';
