@@ -35,11 +35,10 @@ export async function settleOutcome(a: Attempt, s: Started, provider: Member['pr
   return notExited(a, outcome, s.workFolder);
 }
 
-type Parsed = AgentResult;
 type Exited = Extract<RunOutcome, { kind: 'exited' }>;
 
 /** Recorded right behind the last output (recordSuccess.lua); the member is handed over with it. */
-async function succeeded(a: Attempt, s: Started, outcome: Exited, parsed: Parsed, durationMs: number, flushed: Promise<void>) {
+async function succeeded(a: Attempt, s: Started, outcome: Exited, parsed: AgentResult, durationMs: number, flushed: Promise<void>) {
   const result: PromptJobResult = {
     result: parsed.result ?? '',
     exitCode: outcome.exitCode,
@@ -90,17 +89,16 @@ async function agentFailed(a: Attempt, outcome: Exited, e: AgentError, resumeId:
  * the reset is unknown, further than FLEET_USAGE_LIMIT_MAX_WAIT_MS, or after the job's deadline.
  */
 async function usageLimited(a: Attempt, e: AgentError): Promise<never> {
-  const wait = e.resetAt === undefined ? undefined : e.resetAt - Date.now();
-  const deadline = a.job.data.deadlineAt;
-  const fits = wait !== undefined && wait <= a.cfg.usageLimitMaxWaitMs && (deadline === undefined || (e.resetAt ?? 0) < deadline);
-  if (!fits || e.resetAt === undefined) {
-    const when = e.resetAt === undefined ? 'names no reset time' : `resets at ${new Date(e.resetAt).toISOString()}, too far to wait`;
-    throw unrecoverable('usage_limit', `${e.message} (the limit ${when})`);
-  }
+  if (e.resetAt === undefined) throw unrecoverable('usage_limit', `${e.message} (the limit names no reset time)`);
   const resetsAt = new Date(e.resetAt).toISOString();
+  const wait = e.resetAt - Date.now();
+  const deadline = a.job.data.deadlineAt;
+  if (wait > a.cfg.usageLimitMaxWaitMs || (deadline !== undefined && e.resetAt >= deadline)) {
+    throw unrecoverable('usage_limit', `${e.message} (the limit resets at ${resetsAt}, too far to wait)`);
+  }
   await a.recordEnd('delayed', `[usage_limit] ${e.message}`, true, e.resetAt);
   a.log.warn({ category: 'usage_limit', resetsAt, retryInMs: wait }, 'usage limit reached; the job waits for the reset');
-  return a.delay(Math.max(0, wait ?? 0) + 1_000);
+  return a.delay(Math.max(0, wait) + 1_000);
 }
 
 async function notExited(a: Attempt, outcome: Exclude<RunOutcome, { kind: 'exited' }>, workFolder: string): Promise<never> {
