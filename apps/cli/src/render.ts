@@ -24,7 +24,8 @@ function brief(input: unknown): string {
 }
 
 /**
- * Turns an agent's event lines (claude and gemini stream-json, codex `exec --json`) into what a
+ * Turns an agent's event lines (claude and gemini stream-json, codex `exec --json`, opencode and
+ * copilot `--format/--output-format json`) into what a
  * person reads: assistant text, one line per tool call, tool errors. Lines that are not JSON (a
  * shell member, plain text output) pass through as they are; other protocol events are not shown.
  */
@@ -46,7 +47,7 @@ export class Transcript {
     this.handlers[e.type]?.(e);
   }
 
-  /** One handler per event type of the three CLIs' stream formats; other types are not shown. */
+  /** One handler per event type of the CLIs' stream formats; other types are not shown. */
   private readonly handlers: Record<string, (e: Json) => void> = {
     // claude stream-json
     assistant: (e) => {
@@ -60,7 +61,12 @@ export class Transcript {
     message: (e) => {
       if (e.role === 'assistant') this.out(e.delta === true ? text(e.content) : `${text(e.content)}\n`, e.delta === true);
     },
-    tool_use: (e) => this.tool(text(e.tool_name), e.parameters),
+    // gemini's tool_use names the tool; opencode's carries it in `part`
+    tool_use: (e) => {
+      const part = obj(e.part);
+      if (part) this.tool(text(part.tool), obj(part.state)?.input);
+      else this.tool(text(e.tool_name), e.parameters);
+    },
     tool_result: (e) => {
       if (e.status === 'error') this.toolError(obj(e.error)?.message ?? e.output);
     },
@@ -77,7 +83,26 @@ export class Transcript {
     },
     'turn.completed': (e) => this.result(e),
     'turn.failed': (e) => this.toolError(obj(e.error)?.message, 'error'),
-    error: (e) => this.toolError(e.message, 'error'),
+    error: (e) => this.toolError(e.message ?? obj(obj(e.error)?.data)?.message, 'error'),
+    // opencode run --format json
+    text: (e) => this.out(`${text(obj(e.part)?.text)}\n`),
+    step_finish: (e) => {
+      const part = obj(e.part) ?? {};
+      const t = obj(part.tokens) ?? {};
+      this.facts.inputTokens = (this.facts.inputTokens ?? 0) + (num(t.input) ?? 0) + (num(obj(t.cache)?.read) ?? 0);
+      this.facts.outputTokens = (this.facts.outputTokens ?? 0) + (num(t.output) ?? 0);
+      if (num(part.cost) !== undefined) this.facts.costUsd = (this.facts.costUsd ?? 0) + (num(part.cost) ?? 0);
+    },
+    // copilot --output-format json (its last event, `result`, is handled with claude's)
+    'assistant.message': (e) => {
+      const content = text(obj(e.data)?.content);
+      if (content) this.out(`${content}\n`);
+    },
+    'tool.execution_start': (e) => this.tool(text(obj(e.data)?.toolName), obj(e.data)?.arguments),
+    'tool.execution_complete': (e) => {
+      if (obj(e.data)?.success === false) this.toolError(obj(obj(e.data)?.error)?.message ?? obj(e.data)?.result);
+    },
+    'session.error': (e) => this.toolError(obj(e.data)?.message, 'error'),
   };
 
   private content(c: Json | undefined): void {
@@ -99,7 +124,7 @@ export class Transcript {
     const f = this.facts;
     const usage = obj(e.usage) ?? obj(e.stats);
     f.turns = num(e.num_turns) ?? f.turns;
-    f.durationMs = num(e.duration_ms) ?? num(obj(e.stats)?.duration_ms) ?? f.durationMs;
+    f.durationMs = num(e.duration_ms) ?? num(obj(e.stats)?.duration_ms) ?? num(usage?.sessionDurationMs) ?? f.durationMs;
     f.costUsd = num(e.total_cost_usd) ?? f.costUsd;
     if (usage) {
       f.inputTokens = (f.inputTokens ?? 0) + (num(usage.input_tokens) ?? 0);

@@ -28,7 +28,8 @@ export interface Fleet {
   jobs: FleetJobs;
   dir: string;
   startWorker(env?: Record<string, string>): Promise<WorkerProc>;
-  addLocalMember(name?: string): Promise<{ member: Member; state: AgentState }>;
+  /** `spec` overrides the member's fields (provider, agentBinary, agentEnv…). */
+  addLocalMember(name?: string, spec?: Record<string, unknown>): Promise<{ member: Member; state: AgentState }>;
   addSshMember(sshd: PrivateSshd, name?: string): Promise<{ member: Member; state: AgentState }>;
   waitJob(jobId: string, timeoutMs?: number): Promise<Job<PromptJobData, PromptJobResult>>;
   close(): Promise<void>;
@@ -119,7 +120,7 @@ export async function startFleet(opts: { redisUrl?: string } = {}): Promise<Flee
       if (child.exitCode !== null) throw new Error(`worker exited at start: ${err}`);
       return p;
     },
-    addLocalMember: (name = 'local') => member({ name, transport: 'local' }),
+    addLocalMember: (name = 'local', spec = {}) => member({ name, transport: 'local', ...spec }),
     addSshMember: (sshd, name = 'ssh') =>
       member({
         name,

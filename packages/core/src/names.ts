@@ -1,5 +1,5 @@
 /** The agent CLIs a member can run. */
-export const PROVIDER_NAMES = ['claude', 'gemini', 'codex', 'shell'] as const;
+export const PROVIDER_NAMES = ['claude', 'gemini', 'codex', 'opencode', 'copilot', 'shell'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /** The states a prompt job is listed by (BullMQ's, `wait` named `waiting`). */

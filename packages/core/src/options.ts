@@ -35,6 +35,13 @@ export const PROVIDER_OPTIONS: Readonly<Record<ProviderName, ProviderOptions>> =
     fallbackModel: false,
     allowedTools: false,
   },
+  opencode: { permissionModes: ['default', 'bypassPermissions'], maxBudgetUsd: false, fallbackModel: false, allowedTools: false },
+  copilot: {
+    permissionModes: ['default', 'acceptEdits', 'bypassPermissions', 'plan'],
+    maxBudgetUsd: false,
+    fallbackModel: false,
+    allowedTools: true,
+  },
   shell: { permissionModes: PERMISSION_MODES, maxBudgetUsd: false, fallbackModel: false, allowedTools: false },
 };
 

@@ -33,6 +33,26 @@ describe('classification of real CLI output (captured from the npm packages with
     ['claude-stream-user-bypass-noauth', 'claude', 'auth'],
     ['gemini-stream-yolo-noauth-root', 'gemini', 'auth'],
     ['gemini-stream-yolo-noauth-user', 'gemini', 'auth'],
+    ['copilot-json-noauth-root', 'copilot', 'auth'],
+    ['copilot-json-noauth-user', 'copilot', 'auth'],
+    ['copilot-json-classic-pat', 'copilot', 'auth'],
+    ['copilot-json-token-unverified', 'copilot', 'auth'],
+    ['copilot-json-byok-401', 'copilot', 'auth'],
+    ['copilot-json-byok-429', 'copilot', 'overloaded'],
+    ['copilot-json-byok-500', 'copilot', 'server'],
+    ['copilot-json-byok-refused', 'copilot', 'server'],
+    ['copilot-json-byok-resume-unknown', 'copilot', 'stale_session'],
+    ['opencode-json-local-401', 'opencode', 'auth'],
+    ['opencode-json-local-429', 'opencode', 'overloaded'],
+    ['opencode-json-local-500', 'opencode', 'server'],
+    ['opencode-json-local-resume-unknown', 'opencode', 'stale_session'],
+  ];
+  /** Real successful runs, against the loopback model endpoint in `capture/` (it answers "hi there"). */
+  const successes: Array<[string, ProviderName, RegExp]> = [
+    ['copilot-json-byok-ok', 'copilot', /^[0-9a-f-]{36}$/],
+    ['copilot-json-byok-resume-ok', 'copilot', /^[0-9a-f-]{36}$/],
+    ['opencode-json-local-ok', 'opencode', /^ses_\w+$/],
+    ['opencode-json-local-resume-ok', 'opencode', /^ses_\w+$/],
   ];
   it.each(table)('%s → %s %s', (name, provider, category) => {
     const f = fixture(name);
@@ -43,12 +63,36 @@ describe('classification of real CLI output (captured from the npm packages with
     expect(r.error?.retryable).toBe(RETRYABLE[category]);
   });
 
-  it('every captured fixture is in the table or is a hang (timeout 124)', () => {
+  it.each(successes)('%s → ok', (name, provider, session) => {
+    const f = fixture(name);
+    expect(f.exit).toBe(0);
+    const r = getProvider(provider).parse(f.exit, f.lines);
+    expect(r).toMatchObject({ ok: true, result: 'hi there' });
+    expect(r.sessionId).toMatch(session);
+  });
+
+  it('a resumed session keeps its id (copilot and opencode)', () => {
+    for (const [first, again, p] of [
+      ['copilot-json-byok-ok', 'copilot-json-byok-resume-ok', 'copilot'],
+      ['opencode-json-local-ok', 'opencode-json-local-resume-ok', 'opencode'],
+    ] as const) {
+      const a = fixture(first);
+      const b = fixture(again);
+      expect(getProvider(p).parse(b.exit, b.lines).sessionId).toBe(getProvider(p).parse(a.exit, a.lines).sessionId);
+    }
+  });
+
+  it('opencode: tokens and cost from step_finish', () => {
+    const f = fixture('opencode-json-local-ok');
+    expect(getProvider('opencode').parse(f.exit, f.lines)).toMatchObject({ usage: { inputTokens: 12, outputTokens: 3 }, costUsd: 0 });
+  });
+
+  it('every captured fixture is in a table or is a hang (timeout 124)', () => {
     const names = readdirSync(REAL)
       .filter((f) => f.endsWith('.out'))
       .map((f) => f.slice(0, -4));
     for (const n of names) {
-      if (!table.some(([t]) => t === n)) expect(fixture(n).exit, n).toBe(124);
+      if (!table.some(([t]) => t === n) && !successes.some(([t]) => t === n)) expect(fixture(n).exit, n).toBe(124);
     }
   });
 
@@ -241,6 +285,33 @@ describe('argv building', () => {
     ]);
     expect(() => getProvider('gemini').buildArgv({ permissionMode: 'dontAsk' })).toThrow(/permissionMode dontAsk is not offered by gemini/);
     expect(() => getProvider('codex').buildArgv({ permissionMode: 'auto' })).toThrow(/not offered by codex/);
+  });
+
+  it('opencode and copilot: the flags of their real --help (opencode 1.18.33, copilot 1.0.102)', () => {
+    expect(
+      getProvider('opencode').buildArgv({ model: 'local/gpt-4o', resumeSessionId: 'ses_1', permissionMode: 'bypassPermissions' }),
+    ).toEqual(['opencode', 'run', '--format', 'json', '--model', 'local/gpt-4o', '--session', 'ses_1', '--auto']);
+    expect(() => getProvider('opencode').buildArgv({ permissionMode: 'plan' })).toThrow(/not offered by opencode/);
+    expect(() => getProvider('opencode').buildArgv({ allowedTools: ['edit'] })).toThrow(/allowedTools is not offered by opencode/);
+    const copilot = getProvider('copilot');
+    expect(copilot.buildArgv({ model: 'gpt-5.2', resumeSessionId: 'a4295375-795e-4bee-b36a-363899361bb2' })).toEqual([
+      'copilot',
+      '--output-format',
+      'json',
+      '--no-color',
+      '--model',
+      'gpt-5.2',
+      '--resume',
+      'a4295375-795e-4bee-b36a-363899361bb2',
+    ]);
+    expect(copilot.buildArgv({ permissionMode: 'bypassPermissions' }).slice(4)).toEqual(['--allow-all']);
+    expect(copilot.buildArgv({ permissionMode: 'plan' }).slice(4)).toEqual(['--plan']);
+    expect(copilot.buildArgv({ permissionMode: 'acceptEdits', allowedTools: ['shell(git:*)'] }).slice(4)).toEqual([
+      '--allow-tool=write,shell(git:*)',
+    ]);
+    expect(copilot.buildArgv({ trustWorkspace: true }).slice(4)).toEqual(['--trust-folder']);
+    expect(() => copilot.buildArgv({ permissionMode: 'dontAsk' })).toThrow(/not offered by copilot/);
+    expect(() => copilot.buildArgv({ resumeSessionId: '--allow-all' })).toThrow(/invalid session id/);
   });
 
   it('per-job limits: claude takes them as flags, the others refuse them clearly, tool rules are checked', () => {

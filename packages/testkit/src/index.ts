@@ -5,3 +5,4 @@ export * from './redis';
 export * from './sshd';
 export * from './agents';
 export * from './netns';
+export * from './model-server';

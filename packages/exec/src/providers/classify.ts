@@ -19,7 +19,7 @@ const RULES: ReadonlyArray<[ErrorCategory, RegExp, string?]> = [
   ],
   [
     'stale_session',
-    /No conversation found with session ID|session (?:id )?(?:\S+ )?not found|invalid session id|no (?:saved )?session found|could not find session/i,
+    /No conversation found with session ID|session (?:id )?(?:\S+ )?not found|invalid session id|no (?:saved )?session found|could not find session|No session, task, or name matched/i,
   ],
   [
     'workspace_not_trusted',
@@ -28,7 +28,7 @@ const RULES: ReadonlyArray<[ErrorCategory, RegExp, string?]> = [
   [
     'auth',
     new RegExp(
-      String.raw`Not logged in|Please run \/login|authentication_failed|Invalid API key|invalid x-api-key|OAuth token (?:has )?expired|Please set an Auth method|API key not valid|${status('401|403')}|unauthori[sz]ed|permission_error|credit balance is too low`,
+      String.raw`Not logged in|Please run \/login|No authentication information found|Authentication (?:failed|token found but could not be validated)|Classic Personal Access Tokens|authentication_failed|Invalid API key|invalid x-api-key|OAuth token (?:has )?expired|Please set an Auth method|API key not valid|${status('401|403')}|unauthori[sz]ed|permission_error|credit balance is too low`,
       'i',
     ),
   ],
@@ -42,7 +42,7 @@ const RULES: ReadonlyArray<[ErrorCategory, RegExp, string?]> = [
   [
     'server',
     new RegExp(
-      `${status('50[0-4]')}|internal server error|bad gateway|service unavailable|gateway timeout|\\bapi_error\\b|upstream connect error`,
+      `${status('50[0-4]')}|internal server error|bad gateway|service unavailable|gateway timeout|\\bapi_error\\b|upstream connect error|could not connect to (?:the |local )?model provider|cannot connect to API`,
       'i',
     ),
   ],
