@@ -13,7 +13,8 @@ const CLI_DIR = process.env.FLEET_REAL_CLI_DIR ?? join(__dirname, '../../../tool
 const COPILOT = join(CLI_DIR, 'copilot');
 const OPENCODE = join(CLI_DIR, 'opencode');
 const present = existsSync(COPILOT) && existsSync(OPENCODE);
-if (!present && process.env.CI) throw new Error(`the real agent CLIs are not in ${CLI_DIR}: npm ci --prefix tools/real-clis`);
+if (!present && process.env.CI)
+  throw new Error(`the real agent CLIs are not in ${CLI_DIR}: npm install --prefix tools/real-clis --no-save`);
 
 describe.skipIf(!present)('real agent CLIs (copilot 1.0.102, opencode 1.18.33) against a loopback model', () => {
   let fleet: Fleet;
