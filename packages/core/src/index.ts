@@ -5,3 +5,4 @@ export * from './failure';
 export * from './result';
 export * from './options';
 export * from './attempt-record';
+export * from './member-check';

@@ -20,6 +20,17 @@ export interface ReattachOptions {
   nonce: string;
 }
 
+export interface CheckMemberOptions {
+  workFolder: string;
+  /** A file just written into the work folder, to be found and removed; undefined if none. */
+  probePath?: string;
+  /** `file:<path under $HOME>` or `env:<NAME>`: where the agent's login may be. */
+  credentials: readonly string[];
+  /** The agent's program and its environment, as a run starts it. */
+  argv: string[];
+  env?: Record<string, string>;
+}
+
 export interface KillOptions {
   /** How long to keep killing and checking before reporting `timeout`. */
   timeoutMs: number;
@@ -81,6 +92,12 @@ export interface OsCommands {
    * those in `keep`; prints `FLEET_PRUNED:<count>`. Undefined where not implemented yet.
    */
   pruneRunDirsScript?(workFolder: string, retentionS: number, keep: readonly string[]): string;
+  /**
+   * What `fleet members check` reads off the member, as `key=value` lines: uid, user, work (ok |
+   * missing | readonly), probe (the file at `probePath`, then removed), cred (each of `credentials`
+   * present), bin and version of the agent command. Undefined where not implemented yet.
+   */
+  checkMemberScript?(opts: CheckMemberOptions): string;
   /**
    * For a run whose PID never reached Redis: prints `FLEET_CLAIM:record` and the supervisor's record
    * line if it started, else claims the record's place so that it never can (`FLEET_CLAIM:claimed`),

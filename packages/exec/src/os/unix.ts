@@ -2,7 +2,7 @@ import type { RunHandle } from '../identity';
 import { shQuote } from '../quote';
 import { RUN_STEP_SCRIPTS, loadScripts } from './script-files';
 import { assertEnvName, assertHelperRequest, assertNonce, assertRunId } from './paths';
-import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
+import type { CheckMemberOptions, KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
 
 /**
  * Linux members: POSIX sh (Debian's /bin/sh is dash), the scripts in ./linux/sh, each given its
@@ -14,6 +14,7 @@ const SH = loadScripts(new URL('./linux/sh/', import.meta.url), '.sh', [
   'spawn-helper',
   'prune-run-dirs',
   'write-file',
+  'check-member',
 ] as const);
 
 type ShName = Exclude<keyof typeof SH, 'lib'>;
@@ -93,6 +94,22 @@ function triageScript(handles: readonly RunHandle[]): string {
   return sh('triage', args, true);
 }
 
+function checkMemberScript(o: CheckMemberOptions): string {
+  for (const c of o.credentials) {
+    if (c.startsWith('env:')) assertEnvName(c.slice(4));
+    else if (!c.startsWith('file:')) throw new Error(`invalid credential spec ${JSON.stringify(c)}`);
+  }
+  const cmd = agentCommand({ argv: o.argv.slice(0, 1), env: o.env }).map((a) => shQuote(a, 'argument'));
+  const creds = o.credentials.map((c) => shQuote(c, 'credential'));
+  return sh('check-member', [
+    shQuote(o.workFolder, 'workFolder'),
+    shQuote(o.probePath ?? '-', 'path'),
+    String(creds.length),
+    ...creds,
+    ...cmd,
+  ]);
+}
+
 function pruneRunDirsScript(workFolder: string, retentionS: number, keep: readonly string[]): string {
   if (!Number.isSafeInteger(retentionS) || retentionS < 0) throw new Error('invalid retention');
   const root = `${workFolder.replace(/\/+$/, '')}/.fleet/runs`;
@@ -130,6 +147,7 @@ export const unix: OsCommands = {
   readFileScript: (path) => sh('read-file', [shQuote(path, 'path')]),
   readFileTailScript: (path, bytes) => sh('read-file-tail', [shQuote(path, 'path'), String(Math.max(1, Math.floor(bytes)))]),
   pruneRunDirsScript,
+  checkMemberScript,
   writeFileScript,
   claimRunScript: (runDir) => sh('claim-run', [shQuote(runDir, 'runDir')]),
   controlFrame(script, endTag) {

@@ -10,13 +10,13 @@ import { usageLimitReset } from './usage-limit';
 /** An HTTP status as error text carries it: "API Error: 529", "status 500", "code": 429. */
 const status = (codes: string) => `(?:status|code|http|error)["': =]*(?:${codes})\\b`;
 
+/** claude refuses bypassPermissions as root: what to do instead. */
+export const ROOT_BYPASS_FIX =
+  "run this member's agent as a user other than root, or set the member's permissionMode to acceptEdits, dontAsk, auto or plan; on a machine that is itself a sandbox, agentEnv IS_SANDBOX=1 lets claude skip permissions as root";
+
 /** Each rule: the category, what the error text says, and the fix to tell the caller (if there is one). */
 const RULES: ReadonlyArray<[ErrorCategory, RegExp, string?]> = [
-  [
-    'config',
-    /cannot be used with root\/sudo privileges/i,
-    "fix: run this member's agent as a user other than root, or set the member's permissionMode to acceptEdits, dontAsk, auto or plan; on a machine that is itself a sandbox, agentEnv IS_SANDBOX=1 lets claude skip permissions as root",
-  ],
+  ['config', /cannot be used with root\/sudo privileges/i, `fix: ${ROOT_BYPASS_FIX}`],
   [
     'stale_session',
     /No conversation found with session ID|session (?:id )?(?:\S+ )?not found|invalid session id|no (?:saved )?session found|could not find session|No session, task, or name matched/i,

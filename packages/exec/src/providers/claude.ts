@@ -9,6 +9,11 @@ import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgVa
  */
 export const claude: Provider = {
   name: 'claude',
+  setup: {
+    install: 'npm install -g @anthropic-ai/claude-code',
+    credentials: ['file:.claude/.credentials.json', 'env:ANTHROPIC_API_KEY', 'env:CLAUDE_CODE_OAUTH_TOKEN'],
+    login: 'run `claude` once as this user on the member and log in (or `claude setup-token`), or set agentEnv ANTHROPIC_API_KEY',
+  },
   buildArgv(o) {
     assertSupported('claude', o);
     const argv = [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'claude', '-p', '--output-format', 'stream-json', '--verbose'];

@@ -15,6 +15,11 @@ const SANDBOX: Partial<Record<PermissionMode, string[]>> = {
  */
 export const codex: Provider = {
   name: 'codex',
+  setup: {
+    install: 'npm install -g @openai/codex',
+    credentials: ['file:.codex/auth.json', 'env:OPENAI_API_KEY', 'env:CODEX_API_KEY'],
+    login: 'run `codex login` as this user on the member, or set agentEnv OPENAI_API_KEY',
+  },
   buildArgv(o) {
     assertSupported('codex', o);
     const argv = [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'codex', 'exec'];

@@ -17,6 +17,18 @@ const PERMISSIONS: Partial<Record<PermissionMode, string[]>> = {
  */
 export const copilot: Provider = {
   name: 'copilot',
+  setup: {
+    install: 'npm install -g @github/copilot',
+    credentials: [
+      'env:COPILOT_GITHUB_TOKEN',
+      'env:GH_TOKEN',
+      'env:GITHUB_TOKEN',
+      'env:COPILOT_PROVIDER_BASE_URL',
+      'file:.config/gh/hosts.yml',
+    ],
+    login:
+      'run `copilot` then `/login` as this user on the member, or set agentEnv COPILOT_GITHUB_TOKEN to a fine-grained token with the Copilot Requests permission',
+  },
   buildArgv(o) {
     assertSupported('copilot', o);
     const argv = [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'copilot', '--output-format', 'json', '--no-color'];

@@ -22,6 +22,11 @@ const APPROVAL: Partial<Record<PermissionMode, string>> = { acceptEdits: 'auto_e
  */
 export const gemini: Provider = {
   name: 'gemini',
+  setup: {
+    install: 'npm install -g @google/gemini-cli',
+    credentials: ['file:.gemini/oauth_creds.json', 'env:GEMINI_API_KEY', 'env:GOOGLE_API_KEY', 'env:GOOGLE_GENAI_USE_VERTEXAI'],
+    login: 'run `gemini` once as this user on the member and sign in, or set agentEnv GEMINI_API_KEY',
+  },
   buildArgv(o) {
     assertSupported('gemini', o);
     const argv = [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'gemini', '--output-format', 'stream-json'];

@@ -10,6 +10,16 @@ import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgVa
  */
 export const opencode: Provider = {
   name: 'opencode',
+  setup: {
+    install: 'npm install -g opencode-ai',
+    credentials: [
+      'file:.local/share/opencode/auth.json',
+      'file:.config/opencode/opencode.json',
+      'env:ANTHROPIC_API_KEY',
+      'env:OPENAI_API_KEY',
+    ],
+    login: 'run `opencode auth login` as this user on the member, or configure a provider in ~/.config/opencode/opencode.json',
+  },
   buildArgv(o) {
     assertSupported('opencode', o);
     const argv = [o.binary ? assertArgValue(o.binary, 'binary', BINARY) : 'opencode', 'run', '--format', 'json'];

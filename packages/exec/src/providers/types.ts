@@ -43,8 +43,18 @@ export interface AgentResult {
   error?: AgentError;
 }
 
+/** What a member needs before this CLI can run: how `fleet members check` looks and what it tells. */
+export interface ProviderSetup {
+  install: string;
+  /** Where a login may be: `file:<path under $HOME>` or `env:<NAME>` (any one is enough). */
+  credentials: readonly string[];
+  login: string;
+}
+
 export interface Provider {
   readonly name: ProviderName;
+  /** Undefined for a plain command, which needs no login. */
+  readonly setup?: ProviderSetup;
   /** argv for the wrapper; the prompt arrives on stdin from the prompt file, never in argv. */
   buildArgv(opts: PromptOptions): string[];
   /** Interprets the agent's exit code and the tail of its output. */

@@ -17,6 +17,7 @@ export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   readonly os: OsCommands;
   readonly host: RunHost;
+  readonly filesVia = 'local' as const;
   private readonly cgroups: boolean;
   private readonly commandTimeoutMs: number;
 

@@ -215,6 +215,10 @@ export class SshTransport implements Transport {
     return true;
   }
 
+  get filesVia(): 'sftp' | 'shell' {
+    return this.noSftp ? 'shell' : 'sftp';
+  }
+
   async writeFile(path: string, data: Buffer | string, mode: number): Promise<void> {
     if (!this.noSftp) {
       const session = this.getSftp();

@@ -28,6 +28,8 @@ export interface Transport {
   readonly os: OsCommands;
   /** How runs are started, followed and killed on this member (see run/host.ts). */
   readonly host: RunHost;
+  /** How files reach the member: its own filesystem, SFTP, or the control shell where the server has no SFTP (known after a write). */
+  readonly filesVia: 'local' | 'sftp' | 'shell';
   /** Runs a short script on the member's control shell. Throws TransportError if unreachable. */
   exec(script: string, opts?: { timeoutMs?: number }): Promise<ExecResult>;
   /** Writes a file atomically (temp + rename) with the given mode. */
