@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { FleetJobs, Registry } from '@fleet/registry';
+import { FleetJobs, MemberChecks, Registry } from '@fleet/registry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
@@ -21,10 +21,11 @@ export interface Api {
   close(): Promise<void>;
 }
 
-/** The HTTP API: it only reads Redis and enqueues; it never touches a member. */
+/** The HTTP API: it only reads Redis, enqueues and asks workers (member checks); it never touches a member. */
 export async function buildApi(cfg: ApiConfig, redis: Redis, logger: Logger): Promise<Api> {
   const registry = new Registry(redis, cfg.prefix);
   const jobs = new FleetJobs(redis, { connection: redis, bullPrefix: cfg.bullPrefix }, cfg.prefix);
+  const checks = new MemberChecks(redis, registry.keys);
   const app: FastifyInstance = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -41,11 +42,11 @@ export async function buildApi(cfg: ApiConfig, redis: Redis, logger: Logger): Pr
   app.addHook('onRequest', makeAuthHook(cfg.apiToken, ['/healthz']));
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: (await redis.ping()) === 'PONG' }));
-  memberRoutes(app, { registry, jobs });
+  memberRoutes(app, { registry, jobs, checks });
   jobRoutes(app, { redis, registry, jobs, maxPromptBytes: cfg.maxPromptBytes });
   app.get('/v1/fleet/status', { schema: { tags: ['fleet'] } }, async () => fleetStatus(registry, jobs));
   metricsRoute(app, { redis, registry, jobs });
-  mountMcp(app, { registry, jobs, maxPromptBytes: cfg.maxPromptBytes });
+  mountMcp(app, { registry, jobs, checks, maxPromptBytes: cfg.maxPromptBytes });
   const refreshBoard = await mountBoard(app, { registry, jobs, write: cfg.boardWrite });
 
   const sub = redis.duplicate();

@@ -1,16 +1,26 @@
 import { PERMISSION_MODES, unsupportedOptions } from '@fleet/core';
-import { type FleetJobs, IdempotencyConflict, IdempotencyKey, type Registry } from '@fleet/registry';
+import { type FleetJobs, IdempotencyConflict, IdempotencyKey, type MemberChecks, type Registry } from '@fleet/registry';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyInstance } from 'fastify';
 import { ZodError, z } from 'zod';
+import { HttpError } from './errors';
 import { fleetStatus } from './routes/fleet';
+import { requestCheck } from './routes/members';
 import { jobView } from './views';
 
 const text = (v: unknown) => ({ content: [{ type: 'text' as const, text: JSON.stringify(v, null, 2) }] });
 const fail = (message: string) => ({ isError: true, content: [{ type: 'text' as const, text: message }] });
 
-function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes: number }): McpServer {
+/** A member by id, else by name. */
+async function findMember(registry: Registry, ref: string) {
+  const members = await registry.listMembers();
+  return members.find((x) => x.id === ref) ?? members.find((x) => x.name === ref);
+}
+
+type McpDeps = { registry: Registry; jobs: FleetJobs; checks: MemberChecks; maxPromptBytes: number };
+
+function buildServer(deps: McpDeps): McpServer {
   const { registry, jobs } = deps;
   const server = new McpServer({ name: 'fleet-exec', version: '0.1.0' });
 
@@ -39,8 +49,7 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
       },
     },
     async (args) => {
-      const members = await registry.listMembers();
-      const m = members.find((x) => x.id === args.member) ?? members.find((x) => x.name === args.member);
+      const m = await findMember(registry, args.member);
       if (!m) return fail(`member ${args.member} not found`);
       if (Buffer.byteLength(args.prompt) > deps.maxPromptBytes) return fail(`prompt is larger than ${deps.maxPromptBytes} bytes`);
       const req: Record<string, unknown> = { prompt: args.prompt };
@@ -95,8 +104,7 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
     'member_detail',
     { description: 'One member, with its current run.', inputSchema: { member: z.string().describe('member id or name') } },
     async ({ member }) => {
-      const members = await registry.listMembers();
-      const m = members.find((x) => x.id === member) ?? members.find((x) => x.name === member);
+      const m = await findMember(registry, member);
       if (!m) return fail(`member ${member} not found`);
       const run = await registry.getRun(m.id);
       return text({
@@ -105,11 +113,29 @@ function buildServer(deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes
       });
     },
   );
+  server.registerTool(
+    'member_check',
+    {
+      description:
+        'Check that a member can run an agent: reachable, host key, SFTP or its fallback, work folder, agent binary and version, login, root and permission mode — one line each with the fix.',
+      inputSchema: { member: z.string().describe('member id or name') },
+    },
+    async ({ member }) => {
+      const m = await findMember(registry, member);
+      if (!m) return fail(`member ${member} not found`);
+      try {
+        return text(await requestCheck(deps.checks, m.id));
+      } catch (err) {
+        if (err instanceof HttpError) return fail(err.message);
+        throw err;
+      }
+    },
+  );
   return server;
 }
 
 /** MCP over streamable HTTP at /mcp (stateless: a fresh server per request), behind the API token. */
-export function mountMcp(app: FastifyInstance, deps: { registry: Registry; jobs: FleetJobs; maxPromptBytes: number }): void {
+export function mountMcp(app: FastifyInstance, deps: McpDeps): void {
   app.post('/mcp', { bodyLimit: deps.maxPromptBytes * 2 + 64 * 1024, schema: { hide: true } }, async (req, reply) => {
     const server = buildServer(deps);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });

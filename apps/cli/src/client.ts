@@ -33,13 +33,11 @@ export async function api(method: string, path: string, body?: unknown, headers:
     if (err instanceof CliError) throw err;
     throw unreachable(err);
   }
-  if (res.status === 502 || res.status === 503 || res.status === 504) throw new NoAnswer(`${res.status} from ${url}`);
-  let json: Json;
-  try {
-    json = text ? (JSON.parse(text) as Json) : {};
-  } catch {
-    throw new CliError(`${res.status} from ${url}, not JSON: ${text.slice(0, 200)}`);
-  }
+  const json = parseJson(text);
+  // A gateway's 502/503/504 is no answer (worth sending again); the API's own 503/504 says why.
+  const ours = typeof json?.error === 'string' && typeof json.message === 'string';
+  if ((res.status === 502 || res.status === 503 || res.status === 504) && !ours) throw new NoAnswer(`${res.status} from ${url}`);
+  if (!json) throw new CliError(`${res.status} from ${url}, not JSON: ${text.slice(0, 200)}`);
   if (res.status >= 400) {
     const issues = Array.isArray(json.issues)
       ? `\n${(json.issues as Array<{ path: string; message: string }>).map((i) => `  ${i.path}: ${i.message}`).join('\n')}`
@@ -47,6 +45,14 @@ export async function api(method: string, path: string, body?: unknown, headers:
     throw new CliError(`${res.status} ${String(json.message ?? json.error ?? text)}${issues}`);
   }
   return json;
+}
+
+function parseJson(text: string): Json | undefined {
+  try {
+    return text ? (JSON.parse(text) as Json) : {};
+  } catch {
+    return undefined;
+  }
 }
 
 export function unreachable(err: unknown): NoAnswer {

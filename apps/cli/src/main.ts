@@ -17,7 +17,9 @@ const program = new Command('fleet')
   .showSuggestionAfterError()
   .exitOverride();
 upCommand(program);
-membersCommand(program);
+membersCommand(program, (c) => {
+  code = c;
+});
 runCommand(program, (c) => {
   code = c;
 });

@@ -1,6 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type PrivateSshd, startSshd, waitFor, sshMemberFields } from '@fleet/testkit';
+import { buildApi, loadApiConfig } from '@fleet/api';
+import { createLogger } from '@fleet/log';
+import { FAKE_AGENT, type PrivateSshd, deleteKeys, startSshd, waitFor, sshMemberFields } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './stack';
 
@@ -348,6 +350,79 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     }
     const bull = await s.redis.hgetall(`${s.prefix}:q:member-${r.json.id}:${job.json.jobId}`);
     expect(JSON.stringify(bull)).not.toContain(keyLine);
+  });
+
+  it('member check: a worker checks a real SSH member (every line ok), a broken one gets each failing line with its fix, none at all is a 503', async () => {
+    const good = await s.http('POST', '/v1/members', {
+      name: 'check-ok',
+      ...sshMemberFields(sshd),
+      workFolder: s.dir,
+      provider: 'claude',
+      agentBinary: FAKE_AGENT,
+      agentEnv: { ANTHROPIC_API_KEY: 'sk-check-secret' },
+      permissionMode: 'acceptEdits',
+    });
+    const r = await s.http('GET', `/v1/members/${good.json.id}/check`);
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ memberId: good.json.id, ok: true, workerId: expect.any(String) });
+    const lines = r.json.lines as Array<{ check: string; status: string; detail: string; fix?: string }>;
+    expect(lines.map((l) => [l.check, l.status])).toEqual([
+      ['connect', 'ok'],
+      ['host key', 'ok'],
+      ['files', 'ok'],
+      ['work folder', 'ok'],
+      ['agent', 'ok'],
+      ['login', 'ok'],
+      ['permissions', 'ok'],
+    ]);
+    expect(r.text).not.toContain('sk-check-secret');
+    expect(r.text).not.toContain(sshd.privateKey.split('\n')[1]);
+
+    // Root with bypassPermissions, a folder that is not there, an agent that is not installed, no host key pinned.
+    const { hostKeySha256: _pinned, ...unpinned } = sshMemberFields(sshd);
+    const bad = await s.http('POST', '/v1/members', {
+      name: 'check-bad',
+      ...unpinned,
+      workFolder: join(s.dir, 'no-such-folder'),
+      provider: 'codex',
+      agentBinary: 'fleet-no-such-codex',
+      permissionMode: 'bypassPermissions',
+    });
+    const b = await s.http('GET', `/v1/members/${bad.json.id}/check`);
+    expect(b.json.ok).toBe(false);
+    const byCheck = Object.fromEntries((b.json.lines as Array<{ check: string; status: string }>).map((l) => [l.check, l]));
+    expect(byCheck['host key']).toMatchObject({ status: 'warn', detail: `was not pinned; pinned on first use: ${sshd.hostKeySha256}` });
+    expect((await s.http('GET', `/v1/members/${bad.json.id}`)).json.hostKeySha256).toBe(sshd.hostKeySha256);
+    expect(byCheck['work folder']).toMatchObject({ status: 'fail', fix: expect.stringContaining('mkdir -p') });
+    expect(byCheck.agent).toMatchObject({ status: 'fail', fix: expect.stringContaining('npm install -g @openai/codex') });
+    expect(byCheck.login).toMatchObject({ status: 'warn', fix: expect.stringContaining('codex login') });
+    expect(byCheck.permissions?.status).toBe('ok'); // only claude refuses bypassPermissions as root
+
+    expect((await s.http('GET', '/v1/members/m000000000000/check')).status).toBe(404);
+    // An API whose Redis prefix no worker serves: nobody to ask.
+    const lonely = await buildApi(
+      loadApiConfig({ FLEET_API_TOKEN: s.token, FLEET_PREFIX: `${s.prefix}-noworker` }),
+      s.redis,
+      createLogger('silent'),
+    );
+    try {
+      const m = await lonely.app.inject({
+        method: 'POST',
+        url: '/v1/members',
+        headers: { authorization: `Bearer ${s.token}` },
+        payload: { name: 'x', transport: 'local', workFolder: s.dir, provider: 'shell' },
+      });
+      const none = await lonely.app.inject({
+        method: 'GET',
+        url: `/v1/members/${m.json().id}/check`,
+        headers: { authorization: `Bearer ${s.token}` },
+      });
+      expect(none.statusCode).toBe(503);
+      expect(none.json()).toMatchObject({ error: 'no_worker', message: expect.stringContaining('no worker is running') });
+    } finally {
+      await lonely.close();
+      await deleteKeys(s.redis, `${s.prefix}-noworker`);
+    }
   });
 
   it('fleet status, metrics and OpenAPI describe the fleet', async () => {

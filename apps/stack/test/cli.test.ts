@@ -32,6 +32,10 @@ describe('fleet CLI', () => {
     expect(add.code).toBe(0);
     const id = add.out.trim();
     expect(id).toMatch(/^m[0-9a-f]{12}$/);
+    // add checks the member (on stderr: the id alone is the output a script reads).
+    expect(add.err).toMatch(/^ok {4}connect {6}this machine answered in \d+ ms$/m);
+    expect(add.err).toMatch(/^ok {4}agent {8}.* at \/\S+\/sh$/m);
+    expect(add.err).toContain('ready to run agents');
     expect((await fleet(['members', 'list'])).out).toContain('cli-box');
 
     const ok = await fleet(['run', 'cli-box', `echo "it's $((6*7))"; echo second line`]);
@@ -50,6 +54,34 @@ describe('fleet CLI', () => {
     expect(missing.err).toContain('no member no-such-member');
     expect(missing.err).not.toMatch(/\n\s+at /);
     expect((await fleet(['members', 'rm', 'cli-box'])).code).toBe(0);
+  });
+
+  it('members check: one line per check with the fix under each failure, exit 1; --json; add runs it unless --no-check', async () => {
+    const args = ['members', 'add', '--transport', 'local', '--provider', 'gemini', '--work-folder', `${s.dir}/missing`];
+    const added = await fleet([...args, '--name', 'cli-broken']);
+    expect(added.code).toBe(1);
+    expect(added.out).toMatch(/^m[0-9a-f]{12}\n$/);
+    expect(added.err).toMatch(
+      /^FAIL {2}work folder {2}\S+\/missing does not exist\n {19}fix: on the member, as root: mkdir -p \S+\/missing$/m,
+    );
+    expect(added.err).toContain('fleet members check cli-broken');
+
+    const check = await fleet(['members', 'check', 'cli-broken']);
+    expect(check.code).toBe(1);
+    expect(check.out).toMatch(/^FAIL {2}agent {8}gemini is not on the PATH .*\n {19}fix: npm install -g @google\/gemini-cli/m);
+    expect(check.out).toMatch(/^warn {2}login {8}no login found/m);
+    expect(check.out).toMatch(/\d check\(s\) failed\n$/);
+    expect(check.out).not.toContain('\x1b['); // not a terminal: no colour
+    const json = await fleet(['members', 'check', 'cli-broken', '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({
+      ok: false,
+      lines: expect.arrayContaining([expect.objectContaining({ check: 'work folder', status: 'fail' })]),
+    });
+
+    const quiet = await fleet([...args, '--name', 'cli-unchecked', '--no-check']);
+    expect(quiet).toMatchObject({ code: 0, err: '' });
+    expect((await fleet(['members', 'check', 'no-such-member'])).code).toBe(2);
   });
 
   it('run: a submit whose answer is lost is sent again with the same Idempotency-Key: one job, one agent start', async () => {

@@ -24,11 +24,11 @@ async function connect(token: string): Promise<Client> {
 const parse = (r: unknown) => JSON.parse((r as { content: Array<{ text: string }> }).content[0]?.text ?? '{}') as Record<string, unknown>;
 
 describe('MCP endpoint (official SDK client, streamable HTTP)', () => {
-  it('lists the tools and runs execute_prompt → result, fleet_status, list_members, member_detail, stop_prompt', async () => {
+  it('lists the tools and runs execute_prompt → result, fleet_status, list_members, member_detail, member_check, stop_prompt', async () => {
     const m = await s.fakeMember('mcp-member');
     const client = await connect(s.token);
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).toEqual(['execute_prompt', 'fleet_status', 'list_members', 'member_detail', 'stop_prompt']);
+    expect(tools).toEqual(['execute_prompt', 'fleet_status', 'list_members', 'member_check', 'member_detail', 'stop_prompt']);
     // The key's rules are in the advertised schema, not only checked at enqueue.
     const exec = (await client.listTools()).tools.find((t) => t.name === 'execute_prompt');
     expect(exec?.inputSchema.properties?.idempotencyKey).toMatchObject({ type: 'string', minLength: 1, maxLength: 200 });
@@ -68,6 +68,17 @@ describe('MCP endpoint (official SDK client, streamable HTTP)', () => {
 
     const missing = await client.callTool({ name: 'member_detail', arguments: { member: 'nope' } });
     expect(missing.isError).toBe(true);
+
+    // The fake agent as claude, as root with the member's default bypassPermissions: the check says it will be refused.
+    const check = parse(await client.callTool({ name: 'member_check', arguments: { member: 'mcp-member' } }));
+    expect(check).toMatchObject({ memberId: m.id, ok: false });
+    expect(check.lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ check: 'agent', status: 'ok' }),
+        expect.objectContaining({ check: 'permissions', status: 'fail', fix: expect.stringContaining('IS_SANDBOX=1') }),
+      ]),
+    );
+    expect((await client.callTool({ name: 'member_check', arguments: { member: 'nope' } })).isError).toBe(true);
     await client.close();
   });
 

@@ -1,10 +1,11 @@
-import { FleetJobs, type PromptJobData, type PromptJobResult, Registry, parseFailure, queueName } from '@fleet/registry';
+import { FleetJobs, MemberChecks, type PromptJobData, type PromptJobResult, Registry, parseFailure, queueName } from '@fleet/registry';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config';
 import { fleetBackoff } from './errors';
 import { makeProcessor } from './attempt/index';
+import { answerCheck } from './checks';
 import { Housekeeping } from './housekeeping';
 import { Transports } from './transports';
 
@@ -59,6 +60,8 @@ export class FleetWorker {
           this.log.info({ jobId: message, category: 'cancelled' }, 'cancel requested');
           ac.abort('cancelled');
         }
+      } else if (channel === this.registry.keys.checkChannel()) {
+        void answerCheck(this.checkDeps, message).catch((err: Error) => this.log.warn({ err: err.message }, 'member check failed'));
       } else if (channel === this.registry.keys.jobsChannel()) {
         if (this.memberIds.has(message)) void this.addWorker(message);
         else void this.refreshMembers();
@@ -66,7 +69,12 @@ export class FleetWorker {
         void this.refreshMembers();
       }
     });
-    await this.sub.subscribe(this.registry.keys.membersChannel(), this.registry.keys.cancelChannel(), this.registry.keys.jobsChannel());
+    await this.sub.subscribe(
+      this.registry.keys.membersChannel(),
+      this.registry.keys.cancelChannel(),
+      this.registry.keys.jobsChannel(),
+      this.registry.keys.checkChannel(),
+    );
     await this.refreshMembers();
     this.timers.push(setInterval(() => void this.refreshMembers(), this.cfg.memberRefreshMs));
     this.timers.push(setInterval(() => void this.scanWork(), this.cfg.workScanMs));
@@ -78,6 +86,11 @@ export class FleetWorker {
       { workerId: this.cfg.workerId, members: this.memberIds.size, serving: this.workers.size, startMs: Date.now() - t0 },
       'worker started',
     );
+  }
+
+  private get checkDeps() {
+    const { registry, transports, log } = this;
+    return { registry, transports, log, checks: new MemberChecks(this.redis, registry.keys), workerId: this.cfg.workerId };
   }
 
   /** Re-reads the member list, then serves the queues that have work. */

@@ -1,7 +1,9 @@
-import { LocalTransport, SshPool, type Transport, getOsCommands } from '@fleet/exec';
+import { type BackoffOptions, LocalTransport, SshPool, type SshOptions, SshTransport, type Transport, getOsCommands } from '@fleet/exec';
 import type { Member, Registry } from '@fleet/registry';
 import type { Logger } from 'pino';
 import { readFile } from 'node:fs/promises';
+
+const CHECK_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 1_000, deadlineMs: 3_000 };
 
 /** Member → transport: one local transport, one pooled SSH connection per member. */
 export class Transports {
@@ -16,9 +18,22 @@ export class Transports {
 
   async get(member: Member): Promise<Transport> {
     if (member.transport === 'local') return this.local;
+    return this.pool.get(member.id, await this.sshOptions(member));
+  }
+
+  /**
+   * A new link of its own, for a member check: it tests the member's settings as they are now, and
+   * gives up on an unreachable host within seconds instead of a run's minute of backoff. Close it after.
+   */
+  async fresh(member: Member): Promise<Transport> {
+    if (member.transport === 'local') return new LocalTransport();
+    return new SshTransport({ ...(await this.sshOptions(member)), backoff: CHECK_BACKOFF });
+  }
+
+  private async sshOptions(member: Member): Promise<SshOptions> {
     const secret = await this.registry.getSecret(member.id);
     const privateKey = secret.privateKey ?? (member.privateKeyPath ? await readFile(member.privateKeyPath, 'utf8') : undefined);
-    return this.pool.get(member.id, {
+    return {
       host: member.host ?? '',
       port: member.port,
       username: member.username ?? '',
@@ -37,7 +52,7 @@ export class Transports {
         );
       },
       os: getOsCommands(member.os),
-    });
+    };
   }
 
   async release(memberId: string): Promise<void> {

@@ -84,7 +84,7 @@ async function scriptLines(i: MemberCheckInput, probe: string, files: Files, put
   const m: Seen = { one: (k) => seen.get(k)?.[0] ?? '', all: (k) => seen.get(k) ?? [] };
   const user = `${m.one('user') || '?'} (uid ${m.one('uid')})`;
   workLines(i, m, user, files, put);
-  agentLine(program, provider.setup, m, user, put);
+  agentLine(program, provider.setup, m, user, t.kind === 'ssh', put);
   if (provider.setup) loginLine(i, provider.setup, m, user, put);
   const refuses =
     m.one('uid') === '0' && i.provider === 'claude' && i.permissionMode === 'bypassPermissions' && i.agentEnv?.IS_SANDBOX !== '1';
@@ -114,19 +114,21 @@ function workLines(i: MemberCheckInput, m: Seen, user: string, f: Files, put: Pu
     put('work folder', 'fail', `${i.workFolder} is not writable by ${user}`, `on the member: chown ${m.one('user')} ${i.workFolder}`);
   else put('work folder', 'fail', `${i.workFolder} does not exist`, `on the member, as ${m.one('user')}: mkdir -p ${i.workFolder}`);
 
-  if (f.wrote !== undefined) put('files', 'fail', `cannot write a file into the work folder: ${f.wrote}`);
+  if (f.wrote !== undefined && work !== 'ok')
+    put('files', 'fail', `cannot write into the work folder: it ${work === 'readonly' ? 'is read-only' : 'does not exist'}`);
+  else if (f.wrote !== undefined) put('files', 'fail', `cannot write a file into the work folder: ${f.wrote}`);
   else if (m.one('probe') !== 'ok') put('files', 'fail', `a file written through ${f.how} is not in the work folder`);
   else put('files', 'ok', `written through ${f.how}`);
 }
 
-function agentLine(program: string, setup: ProviderSetup | undefined, m: Seen, user: string, put: Put): void {
+function agentLine(program: string, setup: ProviderSetup | undefined, m: Seen, user: string, ssh: boolean, put: Put): void {
   const bin = m.one('bin');
   if (bin) put('agent', 'ok', `${m.one('version') || '(no version printed)'} at ${bin}`);
   else
     put(
       'agent',
       'fail',
-      `${program} is not on the PATH of ${user} in a non-interactive SSH command`,
+      `${program} is not on the PATH of ${user}${ssh ? ' in a non-interactive SSH command' : ''}`,
       `${setup ? `${setup.install} on the member, or ` : ''}set the member's agentBinary to its absolute path`,
     );
 }
@@ -136,7 +138,7 @@ function loginLine(i: MemberCheckInput, setup: ProviderSetup, m: Seen, user: str
     (c) => `${credName(c)}${inAgentEnv(i, c) ? ' (agentEnv)' : ''}`,
   );
   if (found.length) put('login', 'ok', `found ${found.join(', ')}`);
-  else put('login', 'warn', `no login found for ${user} (looked for ${setup.credentials.map(credName).join(', ')})`, setup.login);
+  else put('login', 'warn', `no login found for ${user}: looked for ${setup.credentials.map(credName).join(', ')}`, setup.login);
 }
 
 function linkFailure(err: unknown, i: MemberCheckInput, put: Put): void {

@@ -12,6 +12,7 @@ export {
 } from './registry';
 export { installScripts } from './commands/index';
 export * from './jobs';
+export { MemberChecks, CheckRequest } from './checks';
 export {
   JOB_CATEGORIES,
   type JobCategory,

@@ -31,6 +31,12 @@ export class Keys {
   cancelChannel = () => `${this.prefix}:events:cancel`;
   /** Pub/sub: a member id whose queue just got a job (wakes an on-demand worker at once). */
   jobsChannel = () => `${this.prefix}:events:jobs`;
+  /** Pub/sub: `{id, memberId}` — a worker is asked to check a member (`fleet members check`). */
+  checkChannel = () => `${this.prefix}:events:check`;
+  /** A member check's report (JSON, 5 min), written by the worker that claimed the request. */
+  check = (id: string) => `${this.prefix}:check:${id}`;
+  /** Held by the one worker that runs a check request (2 min). */
+  checkClaim = (id: string) => `${this.prefix}:check:${id}:claim`;
   /** Counters an operator (and /metrics) reads. */
   stats = () => `${this.prefix}:stats`;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
-import { FenceHeldError, FleetJobs, Registry, idempotentJobId, memberOfJob, queueName } from '../src/index';
+import { CheckRequest, FenceHeldError, FleetJobs, MemberChecks, Registry, idempotentJobId, memberOfJob, queueName } from '../src/index';
 
 const REDIS_URL = process.env.FLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `fleet-test-${randomBytes(4).toString('hex')}`;
@@ -474,6 +474,40 @@ describe('member queues', () => {
       await jobs.close();
       const keys = await redis.keys(`${bullPrefix}:*`);
       if (keys.length > 0) await redis.del(...keys);
+    }
+  });
+});
+
+describe('member checks (API asks on pub/sub, one worker answers)', () => {
+  it('no listener → no_worker; a listener: exactly one of two claims wins, and its report reaches the requester', async () => {
+    const checks = new MemberChecks(redis, reg.keys);
+    expect(await checks.request('m000000000001', 1_000)).toBe('no_worker');
+
+    const sub = redis.duplicate();
+    const claims: boolean[] = [];
+    sub.on('message', (_channel, message) => {
+      const req = CheckRequest.parse(JSON.parse(message));
+      void (async () => {
+        // Two workers hear the same request.
+        claims.push(...(await Promise.all([checks.claim(req.id), checks.claim(req.id)])));
+        await checks.saveReport(req.id, {
+          memberId: req.memberId,
+          ok: true,
+          checkedAt: 1,
+          durationMs: 2,
+          workerId: 'w1',
+          lines: [{ check: 'connect', status: 'ok', detail: 'answered' }],
+        });
+        expect(await redis.ttl(reg.keys.check(req.id))).toBeGreaterThan(200);
+      })();
+    });
+    await sub.subscribe(reg.keys.checkChannel());
+    try {
+      const report = await checks.request('m000000000001', 5_000);
+      expect(report).toMatchObject({ memberId: 'm000000000001', ok: true, lines: [{ check: 'connect' }] });
+      expect(claims.sort()).toEqual([false, true]);
+    } finally {
+      sub.disconnect();
     }
   });
 });

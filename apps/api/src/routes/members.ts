@@ -1,4 +1,5 @@
-import { type FleetJobs, MemberInput, MemberPatch, type Registry } from '@fleet/registry';
+import type { MemberCheckReport } from '@fleet/core';
+import { type FleetJobs, type MemberChecks, MemberInput, MemberPatch, type Registry } from '@fleet/registry';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,7 +7,20 @@ import { HttpError } from '../errors';
 
 const IdParams = z.object({ id: z.string().regex(/^m[0-9a-f]{12}$/, 'not a member id') });
 
-export function memberRoutes(app: FastifyInstance, deps: { registry: Registry; jobs: FleetJobs }) {
+/** A worker checks the member (the API holds no link to members); 503 when no worker runs. */
+export async function requestCheck(checks: MemberChecks, memberId: string, timeoutS = 60): Promise<MemberCheckReport> {
+  const r = await checks.request(memberId, timeoutS * 1000);
+  if (r === 'no_worker')
+    throw new HttpError(
+      503,
+      'no_worker',
+      'no worker is running: a member check runs in a worker, which holds the links to members; start one',
+    );
+  if (r === 'timeout') throw new HttpError(504, 'timeout', `no worker finished checking member ${memberId} within ${timeoutS} s`);
+  return r;
+}
+
+export function memberRoutes(app: FastifyInstance, deps: { registry: Registry; jobs: FleetJobs; checks: MemberChecks }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const { registry, jobs } = deps;
 
@@ -30,6 +44,23 @@ export function memberRoutes(app: FastifyInstance, deps: { registry: Registry; j
     const run = await registry.getRun(m.id);
     return { ...m, run: run ? { jobId: run.jobId, attempt: run.attempt, pid: run.pid, state: run.state, startedAt: run.startedAt } : null };
   });
+
+  r.get(
+    '/v1/members/:id/check',
+    {
+      schema: {
+        tags: ['members'],
+        summary:
+          'Check a member: reachable, host key, SFTP or its fallback, work folder, agent binary and version, login, root and permission mode — one line each with the fix',
+        params: IdParams,
+        querystring: z.object({ timeoutS: z.coerce.number().int().min(5).max(300).optional() }),
+      },
+    },
+    async (req) => {
+      if (!(await registry.getMember(req.params.id))) throw notFound(req.params.id);
+      return requestCheck(deps.checks, req.params.id, req.query.timeoutS);
+    },
+  );
 
   r.patch('/v1/members/:id', { schema: { tags: ['members'], params: IdParams, body: MemberPatch } }, async (req) => {
     if (!(await registry.getMember(req.params.id))) throw notFound(req.params.id);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { MEMBER_OS, PERMISSION_MODES, PROVIDER_NAMES } from '@fleet/core';
 import { type Command, Option } from 'commander';
 import { CliError, type Json, api, listMembers, resolveMember } from '../client';
+import { printCheck } from './member-check';
 import { fieldsFrom, positiveInt } from '../options';
 
 interface AddFlags {
@@ -19,9 +20,10 @@ interface AddFlags {
   model?: string;
   permissionMode?: string;
   os?: string;
+  check: boolean;
 }
 
-export function membersCommand(program: Command): void {
+export function membersCommand(program: Command, setCode: (code: number) => void): void {
   const members = program.command('members').description('add, list and remove the machines that run agents');
 
   members
@@ -56,6 +58,7 @@ export function membersCommand(program: Command): void {
     .option('--model <model>', 'default model')
     .addOption(new Option('--permission-mode <mode>', 'default permission mode').choices(PERMISSION_MODES))
     .addOption(new Option('--os <os>', "the member's OS").choices(MEMBER_OS))
+    .option('--no-check', 'do not check the member after adding it (see `fleet members check`)')
     .action(async (f: AddFlags) => {
       const body: Json = fieldsFrom(f, {
         name: 'name',
@@ -75,6 +78,34 @@ export function membersCommand(program: Command): void {
       if (f.passwordEnv) body.password = fromEnv(f.passwordEnv);
       const json = await api('POST', '/v1/members', body);
       process.stdout.write(`${json.id}\n`);
+      if (!f.check) return;
+      // The id is the output a script reads; the check goes to stderr.
+      try {
+        if (!(await printCheck(String(json.id), process.stderr)).ok) {
+          process.stderr.write(
+            `added ${String(json.id)}, but it cannot run agents yet: fix the above, then \`fleet members check ${f.name}\`\n`,
+          );
+          setCode(1);
+        }
+      } catch (err) {
+        if (!(err instanceof CliError)) throw err;
+        process.stderr.write(`added ${String(json.id)}; not checked: ${err.message}\n`);
+      }
+    });
+
+  members
+    .command('check')
+    .description('check that a member can run an agent: link, host key, files, work folder, agent, login, permissions')
+    .argument('<member>', 'member id or name')
+    .option('--json', 'print the report as JSON')
+    .action(async (ref: string, f: { json?: boolean }) => {
+      const id = await resolveMember(ref);
+      if (f.json) {
+        const report = await api('GET', `/v1/members/${id}/check`);
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return setCode(report.ok ? 0 : 1);
+      }
+      setCode((await printCheck(id, process.stdout)).ok ? 0 : 1);
     });
 
   members

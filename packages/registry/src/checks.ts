@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import type { MemberCheckReport } from '@fleet/core';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Keys } from './keys';
+
+/** How long a report is kept for its requester, and how long a claim holds. */
+const REPORT_TTL_S = 300;
+const CLAIM_TTL_S = 120;
+
+export const CheckRequest = z.object({ id: z.string().uuid(), memberId: z.string().regex(/^m[0-9a-f]{12}$/) }).strict();
+export type CheckRequest = z.infer<typeof CheckRequest>;
+
+/**
+ * Member checks run in a worker (it holds the keys and the links); the API asks on pub/sub and reads
+ * the report from Redis. Any worker may answer; the first to claim a request runs it.
+ */
+export class MemberChecks {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Asks the workers to check a member and waits for the report: `no_worker` if none listens. */
+  async request(memberId: string, timeoutMs: number): Promise<MemberCheckReport | 'no_worker' | 'timeout'> {
+    const req: CheckRequest = { id: randomUUID(), memberId };
+    const listeners = await this.redis.publish(this.keys.checkChannel(), JSON.stringify(req));
+    if (listeners === 0) return 'no_worker';
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const raw = await this.redis.get(this.keys.check(req.id));
+      if (raw) return JSON.parse(raw) as MemberCheckReport;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    return 'timeout';
+  }
+
+  /** A worker takes a request: true for exactly one of them. */
+  async claim(id: string): Promise<boolean> {
+    return (await this.redis.set(this.keys.checkClaim(id), '1', 'EX', CLAIM_TTL_S, 'NX')) === 'OK';
+  }
+
+  /** The claiming worker's report, for the requester to read. */
+  async saveReport(id: string, report: MemberCheckReport): Promise<void> {
+    await this.redis.set(this.keys.check(id), JSON.stringify(report), 'EX', REPORT_TTL_S);
+  }
+}
