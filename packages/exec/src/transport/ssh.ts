@@ -34,6 +34,9 @@ export function hostKeyFingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
+/** Channel opens that may fail in a row before the connection is replaced. */
+const MAX_CHANNEL_FAILURES = 3;
+
 function normalizeFingerprint(fp: string): string {
   const body = fp.startsWith('SHA256:') ? fp.slice(7) : fp;
   return `SHA256:${body.replace(/=+$/, '')}`;
@@ -64,6 +67,10 @@ export class SshTransport implements Transport {
   private closed = false;
   /** Connections opened so far (for tests and metrics). */
   connects = 0;
+  /** Connections dropped because they kept refusing channels. */
+  replaced = 0;
+  /** Channel opens that failed in a row on the current connection. */
+  private channelFailures = 0;
 
   constructor(private readonly opts: SshOptions) {
     this.os = opts.os ?? getOsCommands('linux');
@@ -137,6 +144,7 @@ export class SshTransport implements Transport {
 
   private resetConnection(): void {
     this.client = undefined;
+    this.channelFailures = 0;
     this.spare = undefined;
     this.control?.destroy();
     this.control = undefined;
@@ -159,13 +167,27 @@ export class SshTransport implements Transport {
 
   private async openExec(command: string): Promise<ClientChannel> {
     const c = await this.getClient();
-    return settle<ClientChannel>(
-      'cannot open channel',
-      [c],
-      this.requestTimeoutMs,
-      (cb) => c.exec(command, cb),
-      (ch) => ch.close(),
-    );
+    try {
+      const ch = await settle<ClientChannel>(
+        'cannot open channel',
+        [c],
+        this.requestTimeoutMs,
+        (cb) => c.exec(command, cb),
+        (late) => late.close(),
+      );
+      this.channelFailures = 0;
+      return ch;
+    } catch (err) {
+      // A connection that is up but refuses channel after channel (its session limit held by
+      // channels the server never closed, a wedged server process) is replaced, not reused forever.
+      if (this.client === c && ++this.channelFailures >= MAX_CHANNEL_FAILURES) {
+        this.channelFailures = 0;
+        this.replaced++;
+        this.resetConnection();
+        c.end();
+      }
+      throw err;
+    }
   }
 
   /** Bound of one request on the connection (a control command, a channel open, an SFTP call). */
