@@ -433,7 +433,14 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
         expect.objectContaining({ status: 'idle', queue: expect.objectContaining({ completed: expect.any(Number) }) }),
       ]),
     );
+    // The fake agent reports what each run cost: members that completed jobs show a total.
+    const spent = (st.json.members as Array<{ id: string; costUsd: number; tokensOut: number }>).filter((m) => m.costUsd > 0);
+    expect(spent.length).toBeGreaterThan(0);
+    const one = spent[0] as { id: string; costUsd: number; tokensOut: number };
+    expect(one.tokensOut).toBeGreaterThan(0);
     const metrics = (await s.http('GET', '/metrics')).text;
+    expect(metrics).toMatch(new RegExp(`fleet_member_cost_usd\\{member="${one.id}",name="[^"]+"\\} ${one.costUsd}\\n`));
+    expect(metrics).toMatch(new RegExp(`fleet_member_tokens\\{member="${one.id}",name="[^"]+",direction="out"\\} ${one.tokensOut}\\n`));
     expect(metrics).toMatch(/fleet_jobs_total\{outcome="completed",category="none"\} \d+/);
     expect(metrics).toMatch(/fleet_jobs_total\{outcome="failed",category="cancelled"\} \d+/);
     expect(metrics).toMatch(/fleet_queue_depth\{member="m[0-9a-f]{12}",state="completed"\}/);

@@ -180,6 +180,8 @@ describe('fleet CLI', () => {
       /✓ completed \(exit 0, attempts 1, session [0-9a-f-]{36}\) · 1 turn · 2 tool calls · \d+ in \/ \d+ out tokens · \$0\.0001 · \d+\.\d s\n/,
     );
     expect(r.out + r.err).not.toContain('\x1b['); // not a terminal: no colour, no spinner
+    // What the member has cost so far, beside its queue.
+    expect((await fleet(['status'])).out).toMatch(new RegExp(`${m.id}\\s+cli-transcript\\s+idle .* \\$0\\.0001  \\d+ in \\d+ out\\n`));
 
     const raw = await fleet(['run', m.id, '@lines 1\n@tool Bash true', '--json']);
     expect(raw.code).toBe(0);

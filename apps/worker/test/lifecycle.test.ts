@@ -373,6 +373,7 @@ describe('worker lifecycle', () => {
     // As if attempt 1 had run, failed as overloaded, and BullMQ never heard of it (lock lost).
     const at = Date.now();
     await fleet.registry.recordAttempt(
+      member.id,
       job.id ?? '',
       { attempt: 1, startedAt: at, endedAt: at, outcome: 'failed', category: 'overloaded', retryable: true },
       '[overloaded] API Error: 529',

@@ -485,15 +485,20 @@ export class Registry {
    * An attempt's end in its job's history (one MULTI): a failure also becomes the attempt's recorded
    * failure, which a re-delivery of the same attempt reports again instead of running it twice.
    */
-  async recordAttempt(jobId: string, r: AttemptRecord, failureReason?: string): Promise<void> {
-    const tx = this.redis.multi();
-    if (r.outcome === 'failed' && failureReason !== undefined) {
-      tx.set(this.keys.attemptFailure(jobId, r.attempt), `${r.retryable ? 'retryable' : 'final'} ${failureReason}`, 'EX', JOB_KEPT_S);
-    }
+  async recordAttempt(memberId: string, jobId: string, r: AttemptRecord, failureReason?: string): Promise<void> {
+    const failure = r.outcome === 'failed' && failureReason !== undefined ? `${r.retryable ? 'retryable' : 'final'} ${failureReason}` : '';
     // A delayed attempt runs again under the same number: its entry is kept beside the one to come.
     const field = r.outcome === 'delayed' ? `${r.attempt}:delayed:${r.startedAt}` : String(r.attempt);
-    tx.hset(this.keys.attempts(jobId), field, encodeAttempt(r)).expire(this.keys.attempts(jobId), JOB_KEPT_S);
-    await tx.exec();
+    await script(this.redis, 'recordAttempt')(
+      this.keys.attempts(jobId),
+      this.keys.attemptFailure(jobId, r.attempt),
+      this.keys.member(memberId),
+      field,
+      encodeAttempt(r),
+      JOB_KEPT_S,
+      failure,
+      r.costUsd !== undefined && Number.isFinite(r.costUsd) ? String(r.costUsd) : '',
+    );
   }
 
   /** The job's attempts in order (those that ended; a running one is not there yet). */
@@ -536,6 +541,7 @@ export class Registry {
       trustWorkspace: bool(h.trustWorkspace, false),
       tokensIn: Number(h.tokensIn ?? 0),
       tokensOut: Number(h.tokensOut ?? 0),
+      costUsd: Number(h.costUsd ?? 0),
       hasSecret,
       createdAt: Number(h.createdAt ?? 0),
       updatedAt: Number(h.updatedAt ?? 0),
@@ -549,7 +555,7 @@ export class Registry {
   }
 
   private toSpec(m: Member): Record<string, unknown> {
-    const { id: _id, sessionId: _s, tokensIn: _i, tokensOut: _o, hasSecret: _h, createdAt: _c, updatedAt: _u, ...spec } = m;
+    const { id: _id, sessionId: _s, tokensIn: _i, tokensOut: _o, costUsd: _$, hasSecret: _h, createdAt: _c, updatedAt: _u, ...spec } = m;
     return spec;
   }
 }

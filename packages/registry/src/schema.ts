@@ -129,8 +129,11 @@ export interface Member {
   permissionMode: PermissionMode;
   trustWorkspace: boolean;
   sessionId?: string;
+  /** Tokens of its successful runs. */
   tokensIn: number;
   tokensOut: number;
+  /** What every attempt on it reported costing (USD), failed ones included. */
+  costUsd: number;
   hasSecret: boolean;
   createdAt: number;
   updatedAt: number;

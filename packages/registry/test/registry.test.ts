@@ -220,7 +220,12 @@ describe('fence and run record transitions', () => {
     expect(await reg.beginAttempt(m.id, 'jobB', 1, T, 5_000)).toEqual({ kind: 'done', result: { result: 'r', exitCode: '0' } });
     await redis.del(`${prefix}:job:jobB:result`);
     const at = Date.now();
-    await reg.recordAttempt('jobB', { attempt: 1, startedAt: at, endedAt: at, outcome: 'failed', retryable: true }, '[overloaded] busy');
+    await reg.recordAttempt(
+      'mB',
+      'jobB',
+      { attempt: 1, startedAt: at, endedAt: at, outcome: 'failed', retryable: true },
+      '[overloaded] busy',
+    );
     expect(await reg.beginAttempt(m.id, 'jobB', 1, T, 5_000)).toEqual({ kind: 'failed', retryable: true, reason: '[overloaded] busy' });
     expect(await redis.exists(fence)).toBe(0);
     // Attempt 2 has no recorded failure; another attempt holds the fence.
@@ -417,8 +422,8 @@ describe('fence and run record transitions', () => {
       sessionUsed: 's-new',
     };
     // Recorded out of order (a re-delivered attempt may end late): read back in order.
-    await reg.recordAttempt('jobH', ok);
-    await reg.recordAttempt('jobH', failed, '[stale_session] session s-old no longer exists');
+    await reg.recordAttempt('mH', 'jobH', ok);
+    await reg.recordAttempt('mH', 'jobH', failed, '[stale_session] session s-old no longer exists');
     expect(await reg.attemptHistory('jobH')).toEqual([failed, ok]);
     expect(await redis.ttl(`${prefix}:job:jobH:attempts`)).toBeGreaterThan(6 * 86_400);
     expect(await redis.get(`${prefix}:job:jobH:attempt:1:failed`)).toBe('retryable [stale_session] session s-old no longer exists');
@@ -427,6 +432,19 @@ describe('fence and run record transitions', () => {
     await redis.hset(`${prefix}:job:jobH:attempts`, '3', '{not json');
     expect(await reg.attemptHistory('jobH')).toHaveLength(2);
     expect(await reg.attemptHistory('nope')).toEqual([]);
+  });
+
+  it('recordAttempt: each attempt’s cost is added to its member’s total once (a replaced entry is not counted again); no member, no total', async () => {
+    const m = await reg.addMember({ ...local, name: 'cost-box' });
+    const at = Date.now();
+    const failed = { attempt: 1, startedAt: at, endedAt: at, outcome: 'failed' as const, retryable: true, costUsd: 0.125 };
+    await reg.recordAttempt(m.id, `${m.id}.j1`, failed, '[max_turns] stopped');
+    await reg.recordAttempt(m.id, `${m.id}.j1`, failed, '[max_turns] stopped'); // the same attempt reported again
+    await reg.recordAttempt(m.id, `${m.id}.j1`, { ...failed, attempt: 2, outcome: 'succeeded', costUsd: 0.5 });
+    await reg.recordAttempt(m.id, `${m.id}.j2`, { ...failed, outcome: 'succeeded', costUsd: undefined });
+    expect((await reg.getMember(m.id))?.costUsd).toBe(0.625);
+    await reg.recordAttempt('m0000000000ff', 'm0000000000ff.j', { ...failed, outcome: 'succeeded' });
+    expect(await redis.exists(`${prefix}:member:m0000000000ff`)).toBe(0);
   });
 
   it('the fence expires by itself (a dead worker cannot hold a member forever)', async () => {

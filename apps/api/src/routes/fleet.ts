@@ -20,6 +20,9 @@ export async function fleetStatus(registry: Registry, jobs: FleetJobs) {
       runState: run?.state ?? null,
       since: run?.startedAt ?? null,
       queue: counts,
+      tokensIn: m.tokensIn,
+      tokensOut: m.tokensOut,
+      costUsd: m.costUsd,
     });
   }
   return { members: out };
@@ -27,7 +30,7 @@ export async function fleetStatus(registry: Registry, jobs: FleetJobs) {
 
 /**
  * Prometheus metrics, computed at scrape time from Redis (so every worker process counts): jobs by
- * outcome and category, run duration and kill latency sums, orphans killed, queue depth per member.
+ * outcome and category, run duration and kill latency sums, orphans killed, queue depth, cost and tokens per member.
  */
 export function metricsRoute(app: FastifyInstance, deps: { redis: Redis; registry: Registry; jobs: FleetJobs }) {
   const reg = new PromRegistry();
@@ -69,6 +72,18 @@ export function metricsRoute(app: FastifyInstance, deps: { redis: Redis; registr
     labelNames: ['member', 'state'],
     registers: [reg],
   });
+  const cost = new Gauge({
+    name: 'fleet_member_cost_usd',
+    help: 'What the agent runs on the member reported costing, every attempt (USD)',
+    labelNames: ['member', 'name'],
+    registers: [reg],
+  });
+  const tokens = new Gauge({
+    name: 'fleet_member_tokens',
+    help: "Tokens of the member's successful runs",
+    labelNames: ['member', 'name', 'direction'],
+    registers: [reg],
+  });
   const busy = new Gauge({
     name: 'fleet_member_busy',
     help: '1 if the member runs an agent now',
@@ -78,12 +93,15 @@ export function metricsRoute(app: FastifyInstance, deps: { redis: Redis; registr
 
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     snapshot = await registry.stats();
-    depth.reset();
-    busy.reset();
-    for (const id of await registry.listMemberIds()) {
+    for (const g of [depth, busy, cost, tokens]) g.reset();
+    for (const m of await registry.listMembers()) {
+      const id = m.id;
       const counts = await jobs.queue(id).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
       for (const [state, n] of Object.entries(counts)) depth.set({ member: id, state }, n);
       busy.set({ member: id }, (await registry.getRun(id)) ? 1 : 0);
+      cost.set({ member: id, name: m.name }, m.costUsd);
+      tokens.set({ member: id, name: m.name, direction: 'in' }, m.tokensIn);
+      tokens.set({ member: id, name: m.name, direction: 'out' }, m.tokensOut);
     }
     return reply.type(reg.contentType).send(await reg.metrics());
   });

@@ -126,7 +126,7 @@ export class Attempt {
     if (f) Object.assign(r, { category: f.category, message: f.message, retryable: retryable ?? false });
     if (retryAt !== undefined) r.retryAt = retryAt;
     await this.registry
-      .recordAttempt(this.jobId, r, reason)
+      .recordAttempt(this.memberId, this.jobId, r, reason)
       .catch((err: Error) => this.log.warn({ err: err.message }, 'could not record the attempt in its history'));
   }
 

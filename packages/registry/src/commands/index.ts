@@ -18,6 +18,7 @@ const SCRIPTS = {
   adoptParked: 3,
   clearSession: 1,
   recordSuccess: 5,
+  recordAttempt: 3,
   appendOutput: 2,
 } as const;
 
