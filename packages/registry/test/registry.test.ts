@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
 import { CheckRequest, FenceHeldError, FleetJobs, MemberChecks, Registry, idempotentJobId, memberOfJob, queueName } from '../src/index';
+import { SCRIPTS } from '../src/commands/index';
 
 const REDIS_URL = process.env.FLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `fleet-test-${randomBytes(4).toString('hex')}`;
@@ -527,5 +531,14 @@ describe('member checks (API asks on pub/sub, one worker answers)', () => {
     } finally {
       sub.disconnect();
     }
+  });
+});
+
+describe('Lua transitions', () => {
+  it('every .lua file in src/commands is registered, and Redis compiles each', async () => {
+    const dir = fileURLToPath(new URL('../src/commands/', import.meta.url));
+    const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
+    expect(files.map((f) => f.slice(0, -4)).sort()).toEqual(Object.keys(SCRIPTS).sort());
+    for (const f of files) expect(await redis.script('LOAD', readFileSync(join(dir, f), 'utf8'))).toMatch(/^[0-9a-f]{40}$/);
   });
 });

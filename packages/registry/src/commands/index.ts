@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 /** Each state transition is one Lua script in this folder, registered on the connection by name. */
-const SCRIPTS = {
+export const SCRIPTS = {
   beginAttempt: 8,
   acquireFence: 1,
   renewFence: 2,
