@@ -54,6 +54,16 @@ describe('fleet CLI in a real terminal (tmux)', () => {
     const raw = screen(true);
     expect(raw.slice(raw.indexOf('→ Bash'))).not.toContain(`${ESC}[3`);
 
+    // members check: a status line while a worker checks, then one line per check, FAIL in red, exit 1
+    // (the fake agent stands in for claude, and claude refuses bypassPermissions as root).
+    const check = await type(`${env} node ${FLEET} members check tty`, 'check');
+    expect(check).toMatch(/ok {4}agent {8}.*fake-agent\.cjs/);
+    expect(check).toMatch(/FAIL {2}permissions {2}claude refuses permissionMode bypassPermissions as root\n +fix: /);
+    expect(check).toContain('check rc=1');
+    expect(check).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
+    // (tmux re-encodes the codes it passes on: red, maybe a background reset, then FAIL)
+    expect(screen(true)).toMatch(new RegExp(`${ESC}\\[31m(?:${ESC}\\[\\d+m)*FAIL`));
+
     // A typo at the terminal: the suggestion, exit 2, no stack.
     const typo = await type(`${env} node ${FLEET} stauts`, 'typo');
     expect(typo).toMatch(/error: unknown command 'stauts'\n\(Did you mean status\?\)\ntypo rc=2/);

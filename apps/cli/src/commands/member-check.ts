@@ -1,10 +1,16 @@
 import type { CheckLine, MemberCheckReport } from '@fleet/core';
 import { api } from '../client';
-import { paint } from '../term';
+import { Spinner, paint } from '../term';
 
 /** Asks the API for a member check; prints one line per check (with the fix under a warn or fail). */
 export async function printCheck(memberId: string, out: NodeJS.WriteStream): Promise<MemberCheckReport> {
-  const report = (await api('GET', `/v1/members/${memberId}/check`)) as unknown as MemberCheckReport;
+  const spinner = new Spinner(`checking ${memberId} (a worker connects to it and asks the agent for its version)`);
+  let report: MemberCheckReport;
+  try {
+    report = (await api('GET', `/v1/members/${memberId}/check`)) as unknown as MemberCheckReport;
+  } finally {
+    spinner.stop();
+  }
   const p = paint(out);
   const mark: Record<CheckLine['status'], string> = { ok: p.green('ok  '), warn: p.bold('warn'), fail: p.red('FAIL') };
   for (const l of report.lines) {
