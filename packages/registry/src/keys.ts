@@ -22,8 +22,8 @@ export class Keys {
   attempts = (jobId: string) => `${this.prefix}:job:${jobId}:attempts`;
   /** An attempt's finished run that another job's attempt moved off the member (hash, like `run`; 7 d). */
   parked = (jobId: string, attempt: number) => `${this.prefix}:job:${jobId}:attempt:${attempt}:parked`;
-  /** SCAN pattern of every parked record. */
-  parkedPattern = () => `${this.prefix}:job:*:attempt:*:parked`;
+  /** ZSET of every parked record's key, scored by when it expires (ms): read without a SCAN. */
+  parkedIndex = () => `${this.prefix}:parked`;
   /** Set when a job is cancelled, so an attempt that starts later fails at once. */
   cancelled = (jobId: string) => `${this.prefix}:job:${jobId}:cancelled`;
   /** Pub/sub: member ids added/changed/removed; job ids to cancel. */

@@ -305,8 +305,17 @@ export class Registry {
    * Moves another job's finished run off the member to its attempt's parked key, for that attempt to
    * take back (parkRun.lua): only by the fence holder, only if the record is still that run.
    */
-  async parkRun(memberId: string, token: string, leftover: RunRecord, ttlS = 7 * 86_400): Promise<'ok' | 'no_fence' | 'changed'> {
-    return (await this.moveParked('parkRun', memberId, token, leftover, Math.max(1, Math.floor(ttlS)))) as 'ok' | 'no_fence' | 'changed';
+  async parkRun(
+    memberId: string,
+    token: string,
+    leftover: RunRecord,
+    ttlS = 7 * 86_400,
+    now = Date.now(),
+  ): Promise<'ok' | 'no_fence' | 'changed'> {
+    return (await this.moveParked('parkRun', memberId, token, leftover, Math.max(1, Math.floor(ttlS)), now)) as
+      | 'ok'
+      | 'no_fence'
+      | 'changed';
   }
 
   /** An attempt takes its parked run back onto the member under its own token (adoptParked.lua). */
@@ -320,15 +329,16 @@ export class Registry {
     memberId: string,
     token: string,
     rec: RunRecord,
-    last: string | number,
+    ...last: (string | number)[]
   ): Promise<unknown> {
     return script(this.redis, name)(
       this.keys.fence(memberId),
       this.keys.run(memberId),
       this.keys.parked(rec.jobId, rec.attempt),
+      this.keys.parkedIndex(),
       token,
       rec.token,
-      last,
+      ...last,
     );
   }
 
@@ -342,20 +352,22 @@ export class Registry {
 
   /**
    * The run directories every parked record names (their attempts will take their results from
-   * them): one SCAN over the parked keys, then one read per key.
+   * them): the parked index, less what expired, then one read per record.
    */
-  async listParkedRunDirs(): Promise<string[]> {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', this.keys.parkedPattern(), 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
+  async listParkedRunDirs(now = Date.now()): Promise<string[]> {
+    const index = this.keys.parkedIndex();
+    const [, [, keys]] = (await this.redis.multi().zremrangebyscore(index, '-inf', now).zrange(index, 0, -1).exec()) as [
+      unknown,
+      [unknown, string[]],
+    ];
     if (keys.length === 0) return [];
     const p = this.redis.pipeline();
     for (const k of keys) p.hget(k, 'runDir');
-    return ((await p.exec()) ?? []).map((r) => r[1]).filter((d): d is string => typeof d === 'string' && d !== '');
+    const dirs = ((await p.exec()) ?? []).map((r) => r[1]);
+    // A record gone before its time (deleted by hand): forget it.
+    const gone = keys.filter((_, i) => typeof dirs[i] !== 'string');
+    if (gone.length > 0) await this.redis.zrem(index, ...gone);
+    return dirs.filter((d): d is string => typeof d === 'string' && d !== '');
   }
 
   /** Every run record with its member's fence holder (two round trips whatever the fleet size). */

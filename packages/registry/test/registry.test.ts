@@ -341,6 +341,8 @@ describe('fence and run record transitions', () => {
     expect(await reg.writeRun(m.id, K, { jobId: 'jobK', attempt: 1, workerId: 'w1', runDir: '/w/k1' })).toBe('ok');
     const parkedKey = `${prefix}:job:jobP:attempt:1:parked`;
     expect(await redis.ttl(parkedKey)).toBeGreaterThan(50);
+    // The prune keeps what parked records name, found through the index (no SCAN: Cluster-safe).
+    expect(await reg.listParkedRunDirs()).toEqual(['/w/p1']);
     expect(await reg.getParked(m.id, 'jobP', 1)).toMatchObject({
       token: old,
       pid: 4321,
@@ -375,6 +377,20 @@ describe('fence and run record transitions', () => {
     });
     expect(await redis.ttl(`${prefix}:member:${m.id}:run`)).toBe(-1);
     expect(await redis.exists(parkedKey)).toBe(0);
+    expect(await reg.listParkedRunDirs()).toEqual([]);
+    expect(await redis.zcard(`${prefix}:parked`)).toBe(0);
+  });
+
+  it('parked index: an entry past its expiry, or whose record is gone, is dropped when read', async () => {
+    const idx = `${prefix}:parked`;
+    const now = Date.now();
+    await redis.hset(`${prefix}:job:jobX:attempt:1:parked`, 'runDir', '/w/x1');
+    await redis.hset(`${prefix}:job:jobY:attempt:1:parked`, 'runDir', '/w/y1');
+    await redis.zadd(idx, now + 60_000, `${prefix}:job:jobX:attempt:1:parked`, now - 1, `${prefix}:job:jobY:attempt:1:parked`);
+    await redis.zadd(idx, now + 60_000, `${prefix}:job:jobZ:attempt:1:parked`);
+    expect(await reg.listParkedRunDirs(now)).toEqual(['/w/x1']);
+    expect(await redis.zrange(idx, 0, -1)).toEqual([`${prefix}:job:jobX:attempt:1:parked`]);
+    await redis.del(idx);
   });
 
   it('appendOutput: a batch in one call, one entry per line in order, capped, TTL set when asked', async () => {
