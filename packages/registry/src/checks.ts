@@ -7,6 +7,8 @@ import type { Keys } from './keys';
 /** How long a report is kept for its requester, and how long a claim holds. */
 const REPORT_TTL_S = 300;
 const CLAIM_TTL_S = 120;
+/** How long a request may go unclaimed before the answer is that no worker runs. */
+const CLAIM_WAIT_MS = 3_000;
 
 export const CheckRequest = z.object({ id: z.string().uuid(), memberId: z.string().regex(/^m[0-9a-f]{12}$/) }).strict();
 export type CheckRequest = z.infer<typeof CheckRequest>;
@@ -21,15 +23,18 @@ export class MemberChecks {
     private readonly keys: Keys,
   ) {}
 
-  /** Asks the workers to check a member and waits for the report: `no_worker` if none listens. */
+  /**
+   * Asks the workers to check a member and waits for the report: `no_worker` if none claimed it
+   * within a few seconds. (Not PUBLISH's count of listeners: on a Redis Cluster that counts one node's.)
+   */
   async request(memberId: string, timeoutMs: number): Promise<MemberCheckReport | 'no_worker' | 'timeout'> {
     const req: CheckRequest = { id: randomUUID(), memberId };
-    const listeners = await this.redis.publish(this.keys.checkChannel(), JSON.stringify(req));
-    if (listeners === 0) return 'no_worker';
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const raw = await this.redis.get(this.keys.check(req.id));
+    await this.redis.publish(this.keys.checkChannel(), JSON.stringify(req));
+    const t0 = Date.now();
+    while (Date.now() - t0 < timeoutMs) {
+      const [raw, claimed] = await this.redis.mget(this.keys.check(req.id), this.keys.checkClaim(req.id));
       if (raw) return JSON.parse(raw) as MemberCheckReport;
+      if (!claimed && Date.now() - t0 > CLAIM_WAIT_MS) return 'no_worker';
       await new Promise((r) => setTimeout(r, 150));
     }
     return 'timeout';

@@ -517,9 +517,9 @@ describe('member queues', () => {
 });
 
 describe('member checks (API asks on pub/sub, one worker answers)', () => {
-  it('no listener → no_worker; a listener: exactly one of two claims wins, and its report reaches the requester', async () => {
+  it('nobody claims it → no_worker; with a listener exactly one of two claims wins, and its report reaches the requester', async () => {
     const checks = new MemberChecks(redis, reg.keys);
-    expect(await checks.request('m000000000001', 1_000)).toBe('no_worker');
+    expect(await checks.request('m000000000001', 10_000)).toBe('no_worker');
 
     const sub = redis.duplicate();
     const claims: boolean[] = [];
