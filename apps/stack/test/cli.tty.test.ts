@@ -30,7 +30,8 @@ afterAll(async () => {
 /** Types a command line into the terminal and waits for its exit status line. */
 async function type(line: string, marker: string): Promise<string> {
   tmux('send-keys', '-t', session, `clear; ${line}; echo "${marker} rc=$?"`, 'Enter');
-  await waitFor(() => screen().includes(`${marker} rc=`), { what: marker, timeoutMs: 60_000 });
+  // `rc=<digit>`: the typed line itself shows `rc=$?` before `clear` runs.
+  await waitFor(() => new RegExp(`${marker} rc=\\d`).test(screen()), { what: marker, timeoutMs: 60_000 });
   return screen();
 }
 
@@ -41,7 +42,7 @@ describe('fleet CLI in a real terminal (tmux)', () => {
     tmux('send-keys', '-t', session, `clear; ${env} node ${FLEET} run ${m.id} '@lines 1\n@sleep 3\n@lines 1'; echo "run1 rc=$?"`, 'Enter');
     // While it runs: the status line names the pid the worker persisted.
     await waitFor(() => /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] running \(pid \d+\)/.test(screen()), { what: 'spinner with pid', timeoutMs: 30_000 });
-    await waitFor(() => screen().includes('run1 rc='), { what: 'run to end', timeoutMs: 30_000 });
+    await waitFor(() => /run1 rc=\d/.test(screen()), { what: 'run to end', timeoutMs: 30_000 });
     const done = screen();
     expect(done).toContain('run1 rc=0');
     expect(done).toMatch(/line 1\nline 2\ndone: 2 lines\n✓ completed \(exit 0, attempts 1/);
