@@ -1,9 +1,8 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { FleetJobs, MemberChecks, Registry } from '@fleet/registry';
+import { FleetJobs, MemberChecks, Registry, type RedisClient } from '@fleet/registry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { makeAuthHook } from './auth';
 import { mountBoard } from './board';
@@ -22,7 +21,7 @@ export interface Api {
 }
 
 /** The HTTP API: it only reads Redis, enqueues and asks workers (member checks); it never touches a member. */
-export async function buildApi(cfg: ApiConfig, redis: Redis, logger: Logger): Promise<Api> {
+export async function buildApi(cfg: ApiConfig, redis: RedisClient, logger: Logger): Promise<Api> {
   const registry = new Registry(redis, cfg.prefix);
   const jobs = new FleetJobs(redis, { connection: redis, bullPrefix: cfg.bullPrefix }, cfg.prefix);
   const checks = new MemberChecks(redis, registry.keys);

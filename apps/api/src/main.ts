@@ -1,12 +1,12 @@
 import { createLogger } from '@fleet/log';
-import { Redis } from 'ioredis';
+import { connectRedis } from '@fleet/registry';
 import { buildApi } from './app';
 import { loadApiConfig } from './config';
 
 /** API process entry: `tsx apps/api/src/main.ts`. */
 const cfg = loadApiConfig();
 const log = createLogger(cfg.logLevel, { service: 'fleet-api' });
-const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+const redis = connectRedis(cfg.redisUrl, { maxRetriesPerRequest: null });
 redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
 const api = await buildApi(cfg, redis, log);
 await api.app.listen({ host: cfg.host, port: cfg.port });

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { buildApi, loadApiConfig } from '@fleet/api';
 import { createLogger } from '@fleet/log';
+import { connectRedis } from '@fleet/registry';
 import { FleetWorker, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
 
@@ -81,7 +82,7 @@ export async function up(
 
   const worker = new FleetWorker(workerCfg, log.child({ service: 'fleet-worker' }));
   await worker.start();
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const redis = connectRedis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => {});
   const api = await buildApi(apiCfg, redis, log.child({ service: 'fleet-api' }));
   const address = await api.app.listen({ host: apiCfg.host, port: apiCfg.port });
@@ -127,6 +128,7 @@ export async function up(
 }
 
 async function reachable(url: string): Promise<boolean> {
+  if (url.startsWith('redis+cluster://')) return true; // a cluster is the operator's: never replaced by a private server
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
   r.on('error', () => {});
   try {

@@ -1,6 +1,15 @@
-import { FleetJobs, MemberChecks, type PromptJobData, type PromptJobResult, Registry, parseFailure, queueName } from '@fleet/registry';
+import {
+  FleetJobs,
+  MemberChecks,
+  type PromptJobData,
+  type PromptJobResult,
+  type RedisClient,
+  Registry,
+  connectRedis,
+  parseFailure,
+  queueName,
+} from '@fleet/registry';
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config';
 import { fleetBackoff } from './errors';
@@ -18,8 +27,8 @@ import { Transports } from './transports';
  * keeps one run per member.
  */
 export class FleetWorker {
-  readonly redis: Redis;
-  private readonly sub: Redis;
+  readonly redis: RedisClient;
+  private readonly sub: RedisClient;
   readonly registry: Registry;
   readonly jobs: FleetJobs;
   private readonly transports: Transports;
@@ -38,7 +47,7 @@ export class FleetWorker {
     readonly cfg: WorkerConfig,
     private readonly log: Logger,
   ) {
-    this.redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.redis = connectRedis(cfg.redisUrl, { maxRetriesPerRequest: null });
     this.redis.on('error', (err) => this.log.warn({ err: err.message }, 'redis connection error'));
     this.sub = this.redis.duplicate();
     this.sub.on('error', () => {});

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MemberCheckReport } from '@fleet/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { z } from 'zod';
 import type { Keys } from './keys';
 
@@ -19,7 +19,7 @@ export type CheckRequest = z.infer<typeof CheckRequest>;
  */
 export class MemberChecks {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -22,3 +22,4 @@ export {
   encodeResult,
   decodeResult,
 } from '@fleet/core';
+export { connectRedis, assertPrefixFits, type RedisClient } from './connect';

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type ConnectionOptions, type Job, type JobsOptions, Queue, QueueKeys } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect';
 import { z } from 'zod';
 import { type JobState, MODEL_NAME, PERMISSION_MODES, type PermissionMode, type PromptJobResult, TOOL_RULE } from '@fleet/core';
 import { Keys, queueName } from './keys';
@@ -121,7 +121,7 @@ export class FleetJobs {
   readonly keys: Keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly settings: QueueSettings,
     prefix = 'fleet',
   ) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { type RedisClient, assertPrefixFits } from './connect';
 import { script } from './commands/index';
 import { Keys } from './keys';
 import { type AttemptRecord, PERMISSION_MODES, type PermissionMode, decodeAttempt, encodeAttempt } from '@fleet/core';
@@ -94,9 +94,10 @@ export class Registry {
   readonly keys: Keys;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     prefix = 'fleet',
   ) {
+    assertPrefixFits(redis, prefix);
     this.keys = new Keys(prefix);
   }
 

@@ -1,6 +1,5 @@
-import type { FleetJobs, Registry } from '@fleet/registry';
+import type { FleetJobs, Registry, RedisClient } from '@fleet/registry';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
 
 export async function fleetStatus(registry: Registry, jobs: FleetJobs) {
@@ -32,7 +31,7 @@ export async function fleetStatus(registry: Registry, jobs: FleetJobs) {
  * Prometheus metrics, computed at scrape time from Redis (so every worker process counts): jobs by
  * outcome and category, run duration and kill latency sums, orphans killed, queue depth, cost and tokens per member.
  */
-export function metricsRoute(app: FastifyInstance, deps: { redis: Redis; registry: Registry; jobs: FleetJobs }) {
+export function metricsRoute(app: FastifyInstance, deps: { redis: RedisClient; registry: Registry; jobs: FleetJobs }) {
   const reg = new PromRegistry();
   const { registry, jobs } = deps;
   let snapshot: Record<string, number> = {};

@@ -1,8 +1,15 @@
-import { type FleetJobs, IdempotencyConflict, IdempotencyKey, PromptRequest, type Registry, memberOfJob } from '@fleet/registry';
+import {
+  type FleetJobs,
+  IdempotencyConflict,
+  IdempotencyKey,
+  PromptRequest,
+  type Registry,
+  memberOfJob,
+  type RedisClient,
+} from '@fleet/registry';
 import { JOB_STATES, unsupportedOptions } from '@fleet/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { HttpError } from '../errors';
 import { jobSummary, jobView } from '../views';
@@ -28,7 +35,7 @@ const PromptHeaders = z
   })
   .passthrough();
 
-export function jobRoutes(app: FastifyInstance, deps: { redis: Redis; registry: Registry; jobs: FleetJobs; maxPromptBytes: number }) {
+export function jobRoutes(app: FastifyInstance, deps: { redis: RedisClient; registry: Registry; jobs: FleetJobs; maxPromptBytes: number }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const { redis, registry, jobs, maxPromptBytes } = deps;
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connect';
 
 /** Each state transition is one Lua script in this folder, registered on the connection by name. */
 export const SCRIPTS = {
@@ -31,9 +31,9 @@ const sources = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, readFileS
 >;
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
-const installed = new WeakSet<Redis>();
+const installed = new WeakSet<RedisClient>();
 
-export function installScripts(redis: Redis): void {
+export function installScripts(redis: RedisClient): void {
   if (installed.has(redis)) return;
   for (const [name, numberOfKeys] of Object.entries(SCRIPTS)) {
     redis.defineCommand(name, { numberOfKeys, lua: sources[name as ScriptName] });
@@ -41,7 +41,7 @@ export function installScripts(redis: Redis): void {
   installed.add(redis);
 }
 
-export function script(redis: Redis, name: ScriptName): ScriptFn {
+export function script(redis: RedisClient, name: ScriptName): ScriptFn {
   installScripts(redis);
   const fn = (redis as unknown as Record<string, ScriptFn>)[name];
   if (!fn) throw new Error(`script ${name} not installed`);
