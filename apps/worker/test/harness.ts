@@ -3,10 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FleetJobs, type Member, type PromptJobData, type PromptJobResult, Registry } from '@fleet/registry';
+import {
+  FleetJobs,
+  type Member,
+  type PromptJobData,
+  type PromptJobResult,
+  type RedisClient,
+  Registry,
+  connectRedis,
+} from '@fleet/registry';
 import { AgentState, deleteKeys, FAKE_AGENT, type PrivateSshd, stopChild, tempDir, waitFor, sshMemberFields } from '@fleet/testkit';
 import type { Job } from 'bullmq';
-import { Redis } from 'ioredis';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const MAIN = join(ROOT, 'apps/worker/src/main.ts');
@@ -23,7 +30,7 @@ export interface WorkerProc {
 export interface Fleet {
   prefix: string;
   redisUrl: string;
-  redis: Redis;
+  redis: RedisClient;
   registry: Registry;
   jobs: FleetJobs;
   dir: string;
@@ -48,8 +55,10 @@ export const FAST_ENV = {
 
 export async function startFleet(opts: { redisUrl?: string } = {}): Promise<Fleet> {
   const redisUrl = opts.redisUrl ?? process.env.FLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const prefix = `fleet-t${randomBytes(4).toString('hex')}`;
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  // On a Redis Cluster every key of ours must share one slot: the prefix is a hash tag there.
+  const tag = `fleet-t${randomBytes(4).toString('hex')}`;
+  const prefix = redisUrl.startsWith('redis+cluster://') ? `{${tag}}` : tag;
+  const redis = connectRedis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => {});
   const registry = new Registry(redis, prefix);
   const jobs = new FleetJobs(redis, { connection: redis, bullPrefix: `${prefix}:q` }, prefix);

@@ -6,3 +6,4 @@ export * from './sshd';
 export * from './agents';
 export * from './netns';
 export * from './model-server';
+export * from './redis-cluster';

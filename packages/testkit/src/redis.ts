@@ -90,11 +90,18 @@ async function waitPing(port: number, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-/** Deletes every key under a prefix (test and bench cleanup), in batches. */
-export async function deleteKeys(
-  redis: { keys(p: string): Promise<string[]>; del(...k: string[]): Promise<number> },
-  prefix: string,
-): Promise<void> {
+interface KeyStore {
+  keys(p: string): Promise<string[]>;
+  del(...k: string[]): Promise<number>;
+}
+
+/** Deletes every key under a prefix (test and bench cleanup), in batches; on a cluster, on each master. */
+export async function deleteKeys(redis: KeyStore & { nodes?: (role: 'master') => KeyStore[] }, prefix: string): Promise<void> {
+  if (typeof redis.nodes === 'function') {
+    // One key per DEL: on a cluster node, one DEL may not span slots.
+    for (const node of redis.nodes('master')) await Promise.all((await node.keys(`${prefix}*`)).map((k) => node.del(k)));
+    return;
+  }
   const keys = await redis.keys(`${prefix}*`);
   for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
 }
