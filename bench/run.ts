@@ -1,6 +1,7 @@
 import { type BenchRow, QUICK, printTable, save } from './lib';
 import { benchLatency } from './latency';
 import { benchOrchestration } from './orchestration';
+import { benchRedisCost } from './redis-cost';
 import { benchScale } from './scale';
 import { benchSshPool } from './ssh-pool';
 import { benchStreaming } from './streaming';
@@ -14,6 +15,7 @@ const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['scale', benchScale],
   ['streaming', benchStreaming],
   ['wrapper-overhead', benchWrapperOverhead],
+  ['redis-cost', benchRedisCost],
 ];
 
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
