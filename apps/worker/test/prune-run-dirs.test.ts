@@ -45,12 +45,19 @@ describe('sweeper: run directories past their retention', () => {
     const stale = finishedRun(work, 'j1-1-aaaaaa', old);
     const recorded = finishedRun(work, 'j2-1-bbbbbb', old);
     const parked = finishedRun(work, 'j3-1-cccccc', old);
-    // The member's run record (a finished run its attempt has not settled yet) names one...
+    // j3's attempt ran on the member and finished...
+    const j3 = fenceToken('j3', 1, 'w2');
+    await registry.acquireFence(member.id, j3, 30_000);
+    expect(await registry.writeRun(member.id, j3, { jobId: 'j3', attempt: 1, workerId: 'w2', runDir: parked })).toBe('ok');
+    await registry.releaseFence(member.id, j3);
+    // ...then j2's attempt parked that run (its job takes the result from the directory) and has a
+    // run record of its own (a finished run it has not settled yet) naming the other.
     const token = fenceToken('j2', 1, 'w1');
     await registry.acquireFence(member.id, token, 30_000);
+    const leftover = await registry.getRun(member.id);
+    if (!leftover) throw new Error('no run record');
+    expect(await registry.parkRun(member.id, token, leftover)).toBe('ok');
     expect(await registry.writeRun(member.id, token, { jobId: 'j2', attempt: 1, workerId: 'w1', runDir: recorded })).toBe('ok');
-    // ...and another job's attempt parked the other (its job takes the result from the directory).
-    await redis.hset(registry.keys.parked('j3', 1), { jobId: 'j3', attempt: '1', token: fenceToken('j3', 1, 'w2'), runDir: parked });
 
     const r = await pruneRunDirs({ registry, transports, log, retentionMs: 7 * 86_400_000 });
     expect(r).toEqual({ members: 1, removed: 1 });
