@@ -70,6 +70,15 @@ function summarize(text: string): string {
 }
 
 /** Parses a line as a JSON object, or undefined. */
+/** A CLI's output lines as JSON events, in order; each other non-empty line goes to `plain` as it is passed. */
+export function* jsonEvents(lines: readonly string[], plain: string[]): Generator<Record<string, unknown>> {
+  for (const line of lines) {
+    const j = jsonLine(line);
+    if (j) yield j;
+    else if (line.trim()) plain.push(line);
+  }
+}
+
 export function jsonLine(line: string): Record<string, unknown> | undefined {
   const t = line.trim();
   if (!t.startsWith('{')) return undefined;

@@ -1,4 +1,4 @@
-import { classifyError, jsonLine, num, str } from './classify';
+import { classifyError, jsonEvents, num, str } from './classify';
 import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgValue, assertSupported } from './types';
 
 /**
@@ -32,12 +32,7 @@ export const claude: Provider = {
     let result: Record<string, unknown> | undefined;
     let sessionId: string | undefined;
     const errors: string[] = [];
-    for (const line of lines) {
-      const j = jsonLine(line);
-      if (!j) {
-        if (line.trim()) errors.push(line);
-        continue;
-      }
+    for (const j of jsonEvents(lines, errors)) {
       if (j.type === 'system' && j.subtype === 'init') sessionId ??= str(j.session_id);
       if (j.type === 'assistant' && typeof j.error === 'string') errors.push(j.error);
       if (j.type === 'result') result = j;

@@ -1,4 +1,4 @@
-import { classifyError, jsonLine, num, str } from './classify';
+import { classifyError, jsonEvents, num, str } from './classify';
 import { type AgentResult, BINARY, MODEL, type PermissionMode, type Provider, SESSION_ID, assertArgValue, assertSupported } from './types';
 
 /** `codex exec` never asks; a permission mode is the sandbox it runs commands in. */
@@ -38,13 +38,8 @@ export const codex: Provider = {
     let outputTokens = 0;
     let completed = false;
     const errors: string[] = [];
-    const plain: string[] = [];
-    for (const line of lines) {
-      const j = jsonLine(line);
-      if (!j) {
-        if (line.trim() && !/^WARNING: proceeding/.test(line)) plain.push(line);
-        continue;
-      }
+    const other: string[] = [];
+    for (const j of jsonEvents(lines, other)) {
       if (j.type === 'thread.started') sessionId = str(j.thread_id) ?? sessionId;
       const item = j.item as Record<string, unknown> | undefined;
       if (j.type === 'item.completed' && item?.type === 'agent_message') text = str(item.text) ?? text;
@@ -59,6 +54,7 @@ export const codex: Provider = {
     }
     const base = { sessionId, usage: { inputTokens, outputTokens } };
     if (exitCode === 0 && completed) return { ok: true, result: text, ...base };
+    const plain = other.filter((l) => !/^WARNING: proceeding/.test(l));
     const errorText = [...errors, ...plain].join('\n');
     if (exitCode === 0) {
       return {

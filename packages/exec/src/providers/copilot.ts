@@ -1,5 +1,5 @@
 import { positiveInt } from './claude';
-import { classifyError, jsonLine, num, str } from './classify';
+import { classifyError, jsonEvents, num, str } from './classify';
 import { type AgentResult, BINARY, MODEL, type PermissionMode, type Provider, SESSION_ID, assertArgValue, assertSupported } from './types';
 
 /** Copilot asks for nothing without a TTY: a permission mode is what it may do unasked. */
@@ -49,12 +49,7 @@ export const copilot: Provider = {
     let outputTokens = 0;
     let result: Record<string, unknown> | undefined;
     const errors: string[] = [];
-    for (const line of lines) {
-      const j = jsonLine(line);
-      if (!j) {
-        if (line.trim()) errors.push(line);
-        continue;
-      }
+    for (const j of jsonEvents(lines, errors)) {
       const data = (j.data ?? {}) as Record<string, unknown>;
       if (j.type === 'session.start') sessionId = str(data.sessionId) ?? sessionId;
       if (j.type === 'assistant.message') {

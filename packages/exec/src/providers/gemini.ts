@@ -1,5 +1,5 @@
 import { positiveInt } from './claude';
-import { classifyError, jsonLine, num, str } from './classify';
+import { classifyError, jsonEvents, num, str } from './classify';
 import {
   type AgentResult,
   BINARY,
@@ -44,11 +44,7 @@ export const gemini: Provider = {
     const doc = prettyDocument(lines);
     if (doc) events.push(doc);
     else {
-      for (const line of lines) {
-        const j = jsonLine(line);
-        if (j) events.push(j);
-        else if (line.trim()) errors.push(line);
-      }
+      events.push(...jsonEvents(lines, errors));
     }
     let sessionId: string | undefined;
     let text = '';

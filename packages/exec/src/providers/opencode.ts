@@ -1,5 +1,5 @@
 import { positiveInt } from './claude';
-import { classifyError, jsonLine, num, str } from './classify';
+import { classifyError, jsonEvents, num, str } from './classify';
 import { type AgentResult, BINARY, MODEL, type Provider, SESSION_ID, assertArgValue, assertSupported } from './types';
 
 /**
@@ -37,12 +37,7 @@ export const opencode: Provider = {
     let outputTokens = 0;
     let costUsd = 0;
     const errors: string[] = [];
-    for (const line of lines) {
-      const j = jsonLine(line);
-      if (!j) {
-        if (line.trim()) errors.push(line);
-        continue;
-      }
+    for (const j of jsonEvents(lines, errors)) {
       sessionId = str(j.sessionID) ?? sessionId;
       const part = (j.part ?? {}) as Record<string, unknown>;
       if (j.type === 'step_start') text = '';
