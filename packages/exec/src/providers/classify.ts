@@ -79,7 +79,7 @@ export function* jsonEvents(lines: readonly string[], plain: string[]): Generato
   }
 }
 
-export function jsonLine(line: string): Record<string, unknown> | undefined {
+function jsonLine(line: string): Record<string, unknown> | undefined {
   const t = line.trim();
   if (!t.startsWith('{')) return undefined;
   try {
