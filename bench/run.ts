@@ -5,6 +5,7 @@ import { benchRedisCost } from './redis-cost';
 import { benchScale } from './scale';
 import { benchSshPool } from './ssh-pool';
 import { benchStreaming } from './streaming';
+import { benchWave } from './wave';
 import { benchWrapperOverhead } from './wrapper-overhead';
 
 /** `npm run bench` (all, full size) or `npm run bench -- --quick` (CI: each runs, small counts). */
@@ -16,6 +17,7 @@ const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['streaming', benchStreaming],
   ['wrapper-overhead', benchWrapperOverhead],
   ['redis-cost', benchRedisCost],
+  ['wave', benchWave],
 ];
 
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));

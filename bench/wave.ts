@@ -1,0 +1,128 @@
+import { readdirSync, readlinkSync } from 'node:fs';
+import { type PrivateSshd, startSshd } from '@fleet/testkit';
+import { Client } from 'ssh2';
+import { type BenchRow, QUICK } from './lib';
+import { benchStack, waitUntil } from './stack';
+
+/** What each member runs: a second of work, as a short agent run would. */
+const COMMAND = 'sleep 1';
+
+/**
+ * A wave across the fleet: `n` SSH members (each its own connection to a private sshd), one prompt
+ * each enqueued at once. Figures: time until every PID is persisted, until every job is done, the
+ * process's RSS and open sockets with the wave's connections up. Baseline: the same `n` commands by a
+ * raw ssh2 client, one connection per member (connect, exec, exit), timed to the first byte of each
+ * (its shell started) and to every exit.
+ */
+export async function benchWave(): Promise<BenchRow[]> {
+  const n = QUICK ? 10 : 200;
+  const sshd = await startSshd({ maxSessions: 10 });
+  try {
+    const raw = await rawWave(sshd, n);
+    const ours = await fleetWave(n);
+    const note = `raw: all started ${raw.startedMs.toFixed(0)} ms, all done ${raw.doneMs.toFixed(0)} ms; ours: all PIDs persisted ${ours.pidsMs.toFixed(0)} ms, all done ${ours.doneMs.toFixed(0)} ms; with the wave's connections up: RSS ${ours.rssMb.toFixed(0)} MB, ${ours.sockets} open sockets (the process also holds the bench's)`;
+    return [
+      {
+        name: `Wave: ${n} SSH members, one prompt each (\`${COMMAND}\`) enqueued at once → every PID persisted`,
+        baseline: `raw ssh2, ${n} connections: every command started`,
+        baselineValue: raw.startedMs,
+        ours: 'fleet-exec: every PID persisted',
+        oursValue: ours.pidsMs,
+        unit: 'ms',
+        ratio: ours.pidsMs / raw.startedMs,
+        better: 'lower',
+        notes: note,
+      },
+      {
+        name: `Wave: ${n} SSH members → every job done`,
+        baseline: `raw ssh2, ${n} connections: every command exited`,
+        baselineValue: raw.doneMs,
+        ours: 'fleet-exec: every job completed',
+        oursValue: ours.doneMs,
+        unit: 'ms',
+        ratio: ours.doneMs / raw.doneMs,
+        better: 'lower',
+        target: '≤ 1.3×',
+      },
+    ];
+  } finally {
+    await sshd.stop();
+  }
+}
+
+async function rawWave(sshd: PrivateSshd, n: number): Promise<{ startedMs: number; doneMs: number }> {
+  const t0 = performance.now();
+  let lastStart = 0;
+  const clients: Client[] = [];
+  await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const c = new Client();
+          clients.push(c);
+          c.on('error', reject);
+          c.on('ready', () =>
+            c.exec(`echo started; ${COMMAND}`, (err, ch) => {
+              if (err) return reject(err);
+              ch.once('data', () => (lastStart = Math.max(lastStart, performance.now() - t0)));
+              ch.stderr.resume();
+              ch.on('close', () => resolve());
+            }),
+          );
+          c.connect({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, readyTimeout: 60_000 });
+        }),
+    ),
+  );
+  const doneMs = performance.now() - t0;
+  for (const c of clients) c.end();
+  return { startedMs: lastStart, doneMs };
+}
+
+async function fleetWave(n: number) {
+  const s = await benchStack();
+  try {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push((await s.sshMember(`wave-${i}`)).id);
+    const t0 = performance.now();
+    await Promise.all(ids.map((id) => s.jobs.enqueue(id, { prompt: COMMAND, attempts: 1 })));
+    const started = async () => {
+      const p = s.redis.pipeline();
+      for (const id of ids) p.hget(s.registry.keys.run(id), 'pid');
+      return ((await p.exec()) ?? []).filter(([, v]) => v).length;
+    };
+    // A member whose run already ended has no run record left: count completions too.
+    const completed = async () => Number(await s.redis.hget(s.registry.keys.stats(), 'jobs_completed'));
+    let pidsMs = 0;
+    let rssMb = 0;
+    let sockets = 0;
+    await waitUntil(
+      async () => {
+        if (!pidsMs && (await started()) + (await completed()) >= n) {
+          pidsMs = performance.now() - t0;
+          rssMb = process.memoryUsage().rss / 1e6;
+          sockets = openSockets();
+        }
+        return pidsMs > 0;
+      },
+      300_000,
+      10,
+    );
+    await waitUntil(async () => (await completed()) >= n, 300_000, 10);
+    return { pidsMs, doneMs: performance.now() - t0, rssMb, sockets };
+  } finally {
+    await s.close();
+  }
+}
+
+function openSockets(): number {
+  let k = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) k++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return k;
+}
