@@ -18,7 +18,7 @@ describe('benchmarks (quick)', () => {
       c.on('close', (code) => resolve({ code, stderr }));
     });
     expect(out.code, out.stderr.slice(-3000)).toBe(0);
-    for (const name of ['orchestration', 'latency', 'ssh-pool', 'scale', 'streaming', 'wrapper-overhead', 'redis-cost', 'wave']) {
+    for (const name of ['orchestration', 'latency', 'ssh-pool', 'scale', 'streaming', 'wrapper-overhead', 'redis-cost', 'wave', 'storm']) {
       const r = JSON.parse(readFileSync(join(QUICK_RESULTS, `${name}.json`), 'utf8')) as {
         quick: boolean;
         rows: Array<{ baselineValue: number; oursValue: number; ratio: number }>;

@@ -4,6 +4,7 @@ import { benchOrchestration } from './orchestration';
 import { benchRedisCost } from './redis-cost';
 import { benchScale } from './scale';
 import { benchSshPool } from './ssh-pool';
+import { benchStorm } from './storm';
 import { benchStreaming } from './streaming';
 import { benchWave } from './wave';
 import { benchWrapperOverhead } from './wrapper-overhead';
@@ -18,6 +19,7 @@ const benches: Array<[string, () => Promise<BenchRow[]>]> = [
   ['wrapper-overhead', benchWrapperOverhead],
   ['redis-cost', benchRedisCost],
   ['wave', benchWave],
+  ['storm', benchStorm],
 ];
 
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
