@@ -5,11 +5,17 @@ import type { Job } from 'bullmq';
 type Entry = { type: string; data: string };
 
 /**
+ * Batches sent and not yet written, at most: past it, push() hands back a promise and the run's
+ * reader waits (the agent is not held: its out file keeps every byte, and the reader catches up).
+ */
+const MAX_IN_FLIGHT = 16;
+
+/**
  * Live output of one job: each line goes to a capped Redis stream (`<prefix>:job:<id>:out`, read by
  * SSE with backlog for late subscribers) and, batched, to job.log (Bull Board). Writes are batched
  * (every flushMs or maxBatch lines) into one script call (appendOutput.lua), so a chatty agent costs few round trips;
  * events are queued the same way (a short run writes its whole stream in one round trip at its
- * end), never awaited on the run's path.
+ * end), not awaited on the run's path unless Redis falls behind (see MAX_IN_FLIGHT).
  */
 export class OutputSink {
   private batch: Entry[] = [];
@@ -17,6 +23,7 @@ export class OutputSink {
   private pushedOffset: number;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private inFlight = 0;
   /** The last write error (ioredis retries; this shows something was lost). The processor logs it at the run's end. */
   lastError: Error | undefined;
   lines = 0;
@@ -42,11 +49,13 @@ export class OutputSink {
     this.schedule();
   }
 
-  push(line: string): void {
+  /** Queues a line; while too many batches are unwritten, resolves once they are (await it to pause the reader). */
+  push(line: string): Promise<void> | undefined {
     this.batch.push({ type: 'output', data: line });
     this.pushedOffset += Buffer.byteLength(line) + 1;
     this.lines++;
     this.schedule();
+    return this.inFlight >= MAX_IN_FLIGHT ? this.flushing : undefined;
   }
 
   private schedule(): void {
@@ -68,6 +77,7 @@ export class OutputSink {
     const appended = this.registry.appendOutput(this.jobId, entries, { maxEntries: this.opts.maxLines, ttlS: 7 * 86_400 });
     const logged = lines.length > 0 ? this.job.log(lines.join('\n')).catch(() => 0) : undefined;
     appended.catch(() => undefined); // awaited below, in order
+    this.inFlight++;
     this.flushing = this.flushing.then(async () => {
       try {
         await appended;
@@ -76,6 +86,8 @@ export class OutputSink {
         await logged;
       } catch (err) {
         this.lastError = err as Error;
+      } finally {
+        this.inFlight--;
       }
     });
     return this.flushing;

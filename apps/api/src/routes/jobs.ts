@@ -185,8 +185,18 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: RedisClient; regi
       if (out.length > 0 && !closed) res.write(out.join(''));
       return entries.length;
     };
+    // A reader slower than the stream: wait until the socket has taken what was written (the entries
+    // stay in Redis; what the cap trims meanwhile is announced as a gap), never buffer it here.
+    const drained = () =>
+      res.writableNeedDrain && !closed
+        ? new Promise<void>((resolve) => {
+            res.once('drain', resolve);
+            res.once('close', resolve);
+          })
+        : undefined;
     try {
       while (!closed) {
+        await drained();
         const n = sendEntries((await conn.xread('COUNT', 2_000, 'BLOCK', 500, 'STREAMS', key, last).catch(() => null)) as Entries);
         // Has the job ended? Asked when the stream is quiet, and at most every 250 ms while it flows.
         if (n === 0 || (n < 2_000 && Date.now() - lastCheck > 250)) {
@@ -195,7 +205,8 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: RedisClient; regi
           const state = job ? await job.getState() : 'unknown';
           if (!job || state === 'completed' || state === 'failed' || !follow) {
             // Drain whatever arrived meanwhile, then the final view.
-            while (sendEntries((await conn.xread('COUNT', 10_000, 'STREAMS', key, last).catch(() => null)) as Entries) === 10_000);
+            while (sendEntries((await conn.xread('COUNT', 10_000, 'STREAMS', key, last).catch(() => null)) as Entries) === 10_000)
+              await drained();
             send('done', JSON.stringify(job ? await jobView(job, view) : { jobId, state: 'unknown' }));
             break;
           }

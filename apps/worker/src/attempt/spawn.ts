@@ -51,8 +51,9 @@ export async function spawnOrAttach(
       void a.job.updateProgress({ pid: h.pid, startedAt: Date.now() }).catch(() => undefined);
     },
     onLine: (line) => {
-      sink.push(line);
       bump();
+      // Awaited by the reader only while Redis is behind: output is never held in memory unbounded.
+      return sink.push(line);
     },
     // The run ended: write its output while its session is checked for leftovers.
     onExit: () => void sink.flush(),
