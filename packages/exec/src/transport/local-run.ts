@@ -30,7 +30,8 @@ export async function spawnLocalRun(opts: {
   /** The run's cgroup, created (empty) by the caller; removed here if the run is not known to have started. */
   cgroup?: string;
 }): Promise<RunStream> {
-  const queue = new AsyncQueue<WrapperEvent[]>();
+  // A reader slower than the agent: reads of the out file wait for room (the file keeps every byte).
+  const queue = new AsyncQueue<WrapperEvent[]>({ highWater: 16 });
   const push = (...evs: WrapperEvent[]) => {
     if (evs.length > 0) queue.push(evs);
   };
@@ -116,27 +117,39 @@ export async function spawnLocalRun(opts: {
   const buf = Buffer.alloc(1 << 16);
   let fd: number | undefined;
   let pos = 0;
-  const drain = (): boolean => {
+  /** Reads the out file to its current end, or until the reader's queue is full. */
+  const drain = (): { got: boolean; full: boolean } => {
     fd ??= openOr(out);
-    if (fd === undefined) return false;
+    if (fd === undefined) return { got: false, full: false };
     let got = false;
-    for (let n = readSync(fd, buf, 0, buf.length, pos); n > 0; n = readSync(fd, buf, 0, buf.length, pos)) {
+    while (!queue.full) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) return { got, full: false };
       pos += n;
       got = true;
       push(...splitter.push(buf.subarray(0, n)).map((l): WrapperEvent => ({ type: 'line', text: l.text, bytes: l.bytes })));
     }
-    return got;
+    return { got, full: true };
   };
   void (async () => {
     try {
       for (;;) {
-        if (!drain()) {
+        const d = drain();
+        if (d.full) {
+          await queue.room();
+          if (closed()) return;
+          continue;
+        }
+        if (!d.got) {
           if (closed()) return;
           // Nothing new: has the run ended? (checked before the last drain below; an exit code recorded
           // means the agent is gone, so is everything it wrote)
           const code = exitCode(opts.runDir);
           if (code !== undefined || !(linuxAlive(leader, leaderStart) || (waiter && linuxAlive(waiter.pid, waiter.startTime)))) {
-            drain();
+            for (let r = drain(); r.full; r = drain()) {
+              await queue.room();
+              if (closed()) return;
+            }
             const last = splitter.flush();
             const recorded = code ?? exitCode(opts.runDir);
             push(...(last ? [{ type: 'line', text: last.text, bytes: last.bytes } as const] : []), {
