@@ -190,8 +190,13 @@ export function jobRoutes(app: FastifyInstance, deps: { redis: RedisClient; regi
     const drained = () =>
       res.writableNeedDrain && !closed
         ? new Promise<void>((resolve) => {
-            res.once('drain', resolve);
-            res.once('close', resolve);
+            const done = () => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.on('drain', done);
+            res.on('close', done);
           })
         : undefined;
     try {

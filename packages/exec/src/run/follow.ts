@@ -143,25 +143,15 @@ export class RunFollower {
 
   private async consume(stream: RunStream): Promise<string> {
     // An abort must not wait for the channel: a silent agent sends nothing, and sshd does not confirm
-    // a channel close while the wrapper still runs. Race every read against the signal.
+    // a channel close while the wrapper still runs. Every read races the signal.
     const signal = this.o.signal;
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<'aborted'>((resolve) => {
-      onAbort = () => resolve('aborted');
-      if (signal?.aborted) resolve('aborted');
-      else signal?.addEventListener('abort', onAbort, { once: true });
-    });
     const it = stream.events[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        const next = await Promise.race([it.next(), aborted]);
-        if (next === 'aborted' || next.done) break;
-        const evs = next.value;
-        for (let i = 0; i < evs.length && !this.finished; i++) await this.apply(evs[i] as WrapperEvent, evs[i + 1]);
-        if (this.finished || signal?.aborted) break;
-      }
-    } finally {
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    for (;;) {
+      const next = await nextOrAbort(it, signal);
+      if (next === 'aborted' || next.done) break;
+      const evs = next.value;
+      for (let i = 0; i < evs.length && !this.finished; i++) await this.apply(evs[i] as WrapperEvent, evs[i + 1]);
+      if (this.finished || signal?.aborted) break;
     }
     if (this.finished || this.o.signal?.aborted) {
       stream.close();
@@ -293,4 +283,28 @@ export class RunFollower {
     const kill = handle ? await killRun(this.o.transport, handle, { timeoutMs: this.o.killTimeoutMs ?? 5_000 }) : undefined;
     return { kind: 'aborted', handle, kill, tail: this.tail, drops: this.drops };
   }
+}
+
+/**
+ * The iterator's next item, or 'aborted' once the signal fires. Not a Promise.race against one
+ * promise that lives as long as the run: each race would leave it a reaction holding what that read
+ * returned, so a long run would keep all its output in memory.
+ */
+function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T> | 'aborted'> {
+  if (!signal) return it.next();
+  if (signal.aborted) return Promise.resolve('aborted');
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+    it.next().then(
+      (r) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(r);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
