@@ -1,5 +1,5 @@
-import { Client } from 'ssh2';
 import { type BenchRow, QUICK, percentile } from './lib';
+import { rawExec } from './raw-ssh';
 import { benchStack, waitUntil } from './stack';
 
 /** Each run: 40 numbered lines, one every 0.1 s, each with the ms it was printed. */
@@ -74,26 +74,5 @@ export async function benchStorm(): Promise<BenchRow[]> {
 /** `n` new connections at once, each running `true`: ms from the start to each exit. */
 async function rawReconnects(sshd: { host: string; port: number; username: string; privateKey: string }, n: number): Promise<number[]> {
   const t0 = performance.now();
-  return Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const c = new Client();
-          c.on('error', reject);
-          c.on('ready', () =>
-            c.exec('true', (err, ch) => {
-              if (err) return reject(err);
-              ch.resume();
-              ch.stderr.resume();
-              ch.on('close', () => {
-                c.end();
-                resolve(performance.now() - t0);
-              });
-            }),
-          );
-          c.connect({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, readyTimeout: 60_000 });
-        }),
-    ),
-  );
+  return Promise.all(Array.from({ length: n }, () => rawExec(sshd, 'true').then(() => performance.now() - t0)));
 }

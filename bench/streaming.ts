@@ -20,19 +20,7 @@ async function throughput(): Promise<BenchRow[]> {
     const m = await s.localMember('stream');
     const job = await s.jobs.enqueue(m.id, { prompt: `seq 1 ${n}`, attempts: 1 });
     const t0 = performance.now();
-    const res = await fetch(`${s.url}/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${s.token}` } });
-    let lines = 0;
-    let buf = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i = buf.indexOf('\n\n');
-      while (i !== -1) {
-        if (buf.startsWith('id:') && buf.slice(0, i).includes('event: output')) lines++;
-        buf = buf.slice(i + 2);
-        i = buf.indexOf('\n\n');
-      }
-    }
+    const { delivered: lines } = await readEvents(`${s.url}/v1/jobs/${job.id}/events`, s.token);
     const oursMs = performance.now() - t0;
     if (lines !== n) throw new Error(`SSE delivered ${lines} of ${n} lines`);
     await waitUntil(async () => (await job.getState()) === 'completed');
@@ -73,22 +61,7 @@ async function bigRun(): Promise<BenchRow> {
     const sampler = setInterval(() => (peak = Math.max(peak, rss())), 250);
     const job = await s.jobs.enqueue(m.id, { prompt: `yes ${LINE} | head -n ${BIG}`, attempts: 1 });
     const t0 = performance.now();
-    const res = await fetch(`${s.url}/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${s.token}` } });
-    let delivered = 0;
-    let skipped = 0;
-    let buf = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i = buf.indexOf('\n\n');
-      while (i !== -1) {
-        const ev = buf.slice(0, i);
-        if (ev.includes('event: output')) delivered++;
-        else if (ev.includes('event: gap')) skipped += Number(/"skipped":(\d+)/.exec(ev)?.[1] ?? 0);
-        buf = buf.slice(i + 2);
-        i = buf.indexOf('\n\n');
-      }
-    }
+    const { delivered, skipped } = await readEvents(`${s.url}/v1/jobs/${job.id}/events`, s.token);
     const oursMs = performance.now() - t0;
     clearInterval(sampler);
     await waitUntil(async () => (await job.getState()) === 'completed', 600_000);
@@ -118,4 +91,25 @@ async function bigRun(): Promise<BenchRow> {
   } finally {
     await s.close();
   }
+}
+
+/** A job's SSE stream read to its end: output events delivered, and lines announced as trimmed (gap events). */
+async function readEvents(url: string, token: string): Promise<{ delivered: number; skipped: number }> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  let delivered = 0;
+  let skipped = 0;
+  let buf = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let i = buf.indexOf('\n\n');
+    while (i !== -1) {
+      const ev = buf.slice(0, i);
+      if (ev.includes('event: output')) delivered++;
+      else if (ev.includes('event: gap')) skipped += Number(/"skipped":(\d+)/.exec(ev)?.[1] ?? 0);
+      buf = buf.slice(i + 2);
+      i = buf.indexOf('\n\n');
+    }
+  }
+  return { delivered, skipped };
 }

@@ -1,7 +1,7 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { type PrivateSshd, startSshd } from '@fleet/testkit';
-import { Client } from 'ssh2';
 import { type BenchRow, QUICK } from './lib';
+import { rawExec } from './raw-ssh';
 import { benchStack, waitUntil } from './stack';
 
 /** What each member runs: a second of work, as a short agent run would. */
@@ -53,30 +53,9 @@ export async function benchWave(): Promise<BenchRow[]> {
 async function rawWave(sshd: PrivateSshd, n: number): Promise<{ startedMs: number; doneMs: number }> {
   const t0 = performance.now();
   let lastStart = 0;
-  const clients: Client[] = [];
-  await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<void>((resolve, reject) => {
-          const c = new Client();
-          clients.push(c);
-          c.on('error', reject);
-          c.on('ready', () =>
-            c.exec(`echo started; ${COMMAND}`, (err, ch) => {
-              if (err) return reject(err);
-              ch.once('data', () => (lastStart = Math.max(lastStart, performance.now() - t0)));
-              ch.stderr.resume();
-              ch.on('close', () => resolve());
-            }),
-          );
-          c.connect({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, readyTimeout: 60_000 });
-        }),
-    ),
-  );
-  const doneMs = performance.now() - t0;
-  for (const c of clients) c.end();
-  return { startedMs: lastStart, doneMs };
+  const started = () => (lastStart = Math.max(lastStart, performance.now() - t0));
+  await Promise.all(Array.from({ length: n }, () => rawExec(sshd, `echo started; ${COMMAND}`, started)));
+  return { startedMs: lastStart, doneMs: performance.now() - t0 };
 }
 
 async function fleetWave(n: number) {
