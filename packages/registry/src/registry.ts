@@ -493,10 +493,10 @@ export class Registry {
     )) as number;
   }
 
-  /** Records that an attempt failed (after its run was confirmed gone). */
   /**
-   * An attempt's end in its job's history (one MULTI): a failure also becomes the attempt's recorded
-   * failure, which a re-delivery of the same attempt reports again instead of running it twice.
+   * An attempt's end in its job's history (recordAttempt.lua): a failure also becomes the attempt's
+   * recorded failure, which a re-delivery of the same attempt reports again instead of running it
+   * twice, and what the attempt cost is added to its member's total once.
    */
   async recordAttempt(memberId: string, jobId: string, r: AttemptRecord, failureReason?: string): Promise<void> {
     const failure = r.outcome === 'failed' && failureReason !== undefined ? `${r.retryable ? 'retryable' : 'final'} ${failureReason}` : '';

@@ -69,7 +69,6 @@ function summarize(text: string): string {
   return clean.length > 2_000 ? `${clean.slice(0, 2_000)}…` : clean;
 }
 
-/** Parses a line as a JSON object, or undefined. */
 /** A CLI's output lines as JSON events, in order; each other non-empty line goes to `plain` as it is passed. */
 export function* jsonEvents(lines: readonly string[], plain: string[]): Generator<Record<string, unknown>> {
   for (const line of lines) {
@@ -79,6 +78,7 @@ export function* jsonEvents(lines: readonly string[], plain: string[]): Generato
   }
 }
 
+/** Parses a line as a JSON object, or undefined. */
 function jsonLine(line: string): Record<string, unknown> | undefined {
   const t = line.trim();
   if (!t.startsWith('{')) return undefined;
