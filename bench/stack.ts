@@ -13,7 +13,9 @@ import { Redis } from 'ioredis';
  * where the members' work folders go (a temp dir by default). `keepWork`: leave them there at close
  * (the caller removes the root later: see bench/orchestration.ts).
  */
-export async function benchStack(opts: { api?: boolean; env?: Record<string, string>; workRoot?: string; keepWork?: boolean } = {}) {
+export async function benchStack(
+  opts: { api?: boolean; env?: Record<string, string>; workRoot?: string; keepWork?: boolean; loginDelayS?: number } = {},
+) {
   const prefix = `fleet-bench-${randomBytes(3).toString('hex')}`;
   const redisUrl = process.env.FLEET_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const env = {
@@ -50,7 +52,7 @@ export async function benchStack(opts: { api?: boolean; env?: Record<string, str
       return registry.addMember({ name, transport: 'local', workFolder: work, provider: 'shell' });
     },
     async sshMember(name: string) {
-      sshd ??= await startSshd();
+      sshd ??= await startSshd(opts.loginDelayS ? { loginDelayS: opts.loginDelayS } : {});
       const work = join(tmp.path, name);
       mkdirSync(work, { recursive: true });
       return registry.addMember({

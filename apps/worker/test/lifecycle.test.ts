@@ -238,24 +238,17 @@ describe('worker lifecycle', () => {
     await w.stop();
   });
 
-  it('a run aborted before its PID came back (a slow login shell) is claimed, not dropped: its late start never runs', async () => {
-    // The run's exec channel opens at once but its shell first sleeps 4 s (a slow .bashrc): the start
-    // lands after the inactivity abort (1 s) and after the follower's 2 s wait for the run's record.
-    // That record must not be dropped as "never started": it is claimed (or its run found and killed).
-    // (Here sshd may also end the late session when the worker closes the channel; a worker that
-    // dies instead leaves it running — the case the late-start test above proves.)
-    const slow = await startSshd({ loginDelayS: 4 });
+  it('a run aborted before its PID came back (a slow spawn) is claimed, not dropped: its late start never runs', async () => {
+    // The run's session starts 4 s late (a slow `setsid`): the start gives up after 2 s, and the
+    // inactivity abort (1 s) comes while it waits. That run must not be dropped as "never started"
+    // and then start: it is claimed (or its run found and killed), and the late spawn never runs.
+    const slow = await startSshd({ spawnDelayS: 4 });
     try {
-      const { member, state } = await fleet.addSshMember(slow, 'slow-login');
+      const { member, state } = await fleet.addSshMember(slow, 'slow-spawn');
       const w = await fleet.startWorker();
-      // Warm up with a fast login: the connection and its control shell, then a run that takes the
-      // spare channel, so that the next run gets a channel opened *after* the login turned slow.
-      slow.setLoginDelay(false);
       const warm = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
       expect(await (await fleet.waitJob(warm.id ?? '')).getState()).toBe('completed');
-      slow.setLoginDelay(true);
-      const take = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
-      expect(await (await fleet.waitJob(take.id ?? '')).getState()).toBe('completed');
+      slow.setSpawnDelay(true);
       const started = state.started();
       const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 20', inactivityTimeoutS: 1, attempts: 1 });
       const done = await fleet.waitJob(job.id ?? '', 60_000);

@@ -2,7 +2,7 @@ export * from './identity';
 export { LineSplitter, type Line } from './lines';
 export { shQuote, psQuote, winQuoteArg, UnsafeValueError } from './quote';
 export * from './os/index';
-export type { WrapperOptions, ReattachOptions, KillOptions, CheckMemberOptions } from './os/types';
+export type { StartRunOptions, ReattachOptions, KillOptions, CheckMemberOptions } from './os/types';
 export * from './transport/types';
 export { LocalTransport } from './transport/local';
 export { SshTransport, hostKeyFingerprint, type SshOptions } from './transport/ssh';

@@ -4,7 +4,6 @@ import { isAlive, waitFor } from '@fleet/testkit';
 import { describe, expect, it } from 'vitest';
 import type { RunHandle } from '../src/identity';
 import { claimRun } from '../src/run/control';
-import { newNonce } from '../src/run/shell-host';
 import { runAgent } from '../src/run/run-agent';
 import { type Kind, suiteMember } from './helpers/members';
 
@@ -46,14 +45,10 @@ describe.each<Kind>(['local', 'ssh'])('claiming a run that may not have started 
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
     writeFileSync(join(runDir, 'prompt'), `touch '${canary}'\n`);
     expect(await claimRun(m.transport, runDir)).toEqual({ kind: 'claimed' });
-    const ch = await m.transport.stream(
-      m.transport.os.wrapperScript({ runDir, workFolder: m.workFolder, argv: ['sh'], nonce: newNonce() }),
-    );
-    let text = '';
-    for await (const b of ch.output) text += b.toString();
+    const { output: text } = await m.transport.exec(m.transport.os.startRunScript({ runDir, workFolder: m.workFolder, argv: ['sh'] }));
     expect(text).toContain('FLEET_ERR:abandoned');
     expect(text).not.toContain('FLEET_PID');
-    // The wrapper gives up on seeing the claim; its supervisor was started all the same: give it time.
+    // The start gives up on seeing the claim; its supervisor was started all the same: give it time.
     await new Promise((r) => setTimeout(r, 1_000));
     expect(existsSync(canary)).toBe(false);
     expect(readFileSync(join(runDir, 'pid'), 'utf8')).toBe('abandoned\n');

@@ -10,12 +10,11 @@ const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf16le');
 
 describe('windows scripts (text)', () => {
   const hostileDir = "C:\\Users\\it's $(calc)\\work";
-  const script = windows.wrapperScript({
+  const script = windows.startRunScript({
     runDir: `${hostileDir}\\.fleet\\runs\\j-1`,
     workFolder: hostileDir,
     argv: ['claude.exe', '-p', '--model', 'a "quoted" model', '--resume', "x'y"],
     env: { FAKE: "v'1" },
-    nonce: NONCE,
   });
 
   it('starts a supervisor with Start-Process -PassThru and announces ITS pid (not the host $PID) first', () => {
@@ -26,8 +25,11 @@ describe('windows scripts (text)', () => {
     expect(pidAt).toBeGreaterThan(0);
     expect(idAt).toBeGreaterThan(pidAt);
     expect(script).not.toMatch(/FLEET_PID:\$PID/);
-    expect(script).toContain(`FLEET_EXIT:$N:$C`);
-    expect(script).toContain(`$N = '${NONCE}'`);
+    // The start only starts: its output is followed with reattach, which carries the nonce'd end.
+    expect(script).not.toMatch(/^Fleet-Stream$/m);
+    const reattach = windows.reattachScript({ handle: { pid: 7, bootId: '1', startTime: '2', runDir: 'C:\\r' }, offset: 0, nonce: NONCE });
+    expect(reattach).toContain(`FLEET_EXIT:$N:$C`);
+    expect(reattach).toContain(`$N = '${NONCE}'`);
   });
 
   it('the supervisor never moves its record over an existing one (a claim), and a claim is an exclusive create', () => {
@@ -62,7 +64,8 @@ describe('windows scripts (text)', () => {
 
   it('nothing assigns the nonce variable but its own line (PowerShell names are case-insensitive)', () => {
     const reattach = windows.reattachScript({ handle: { pid: 7, bootId: '1', startTime: '2', runDir: 'C:\\r' }, offset: 0, nonce: NONCE });
-    for (const text of [script, reattach]) expect(text.match(/\$n\s*=[^=]/gi)).toEqual(['$N = ']);
+    expect(reattach.match(/\$n\s*=[^=]/gi)).toEqual(['$N = ']);
+    expect(script.match(/\$n\s*=[^=]/gi)).toBeNull();
   });
 
   it('kill checks StartTime before taskkill /F /T and confirms the process is gone', () => {
@@ -79,7 +82,7 @@ describe('windows scripts (text)', () => {
   });
 
   it('refuses NUL, non-numeric identities and run ids outside the runs folder', () => {
-    expect(() => windows.wrapperScript({ runDir: 'C:\\a', workFolder: 'C:\\a\0b', argv: ['x'], nonce: NONCE })).toThrow(/NUL/);
+    expect(() => windows.startRunScript({ runDir: 'C:\\a', workFolder: 'C:\\a\0b', argv: ['x'] })).toThrow(/NUL/);
     expect(() => windows.killScript({ pid: 1, bootId: 'b', startTime: '1; calc', runDir: 'C:\\r' }, { timeoutMs: 1 })).toThrow();
     expect(windows.runDir('C:\\w\\', 'job-1')).toBe('C:\\w\\.fleet\\runs\\job-1');
     expect(() => windows.runDir('C:\\w', '..\\x')).toThrow();

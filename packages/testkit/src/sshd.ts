@@ -22,6 +22,8 @@ export interface PrivateSshd {
   connectionCount(): number;
   /** With `loginDelayS`: turn the slow login on or off for the sessions that start from now on. */
   setLoginDelay(on: boolean): void;
+  /** With `spawnDelayS`: turn the slow `setsid` on or off (for sessions started after the sshd). */
+  setSpawnDelay(on: boolean): void;
   /** Restart with a different host key (to test pinning). */
   rotateHostKey(): Promise<string>;
   stop(): Promise<void>;
@@ -43,6 +45,11 @@ export async function startSshd(
      * (pyenv, nvm, conda): bash sources $BASH_ENV, which sshd sets for each session.
      */
     loginDelayS?: number;
+    /**
+     * `setsid` (which starts every run's session) first sleeps this long while setSpawnDelay(true):
+     * a spawn that lands late, after the start gave up waiting for it. Off at start.
+     */
+    spawnDelayS?: number;
     /** false: no SFTP subsystem (hardened servers, minimal images). */
     sftp?: boolean;
   } = {},
@@ -60,10 +67,25 @@ export async function startSshd(
   // Unset first: the shells the rc files start (pyenv's, for one) must not sleep again. The delay
   // applies while the flag file exists (setLoginDelay).
   const delayFlag = join(d, 'login-delay');
+  const spawnFlag = join(d, 'spawn-delay');
+  const rc: string[] = ['unset BASH_ENV'];
   if (opts.loginDelayS) {
-    writeFileSync(join(d, 'slow-rc.sh'), `unset BASH_ENV; if [ -e '${delayFlag}' ]; then sleep ${Number(opts.loginDelayS)}; fi\n`);
+    rc.push(`if [ -e '${delayFlag}' ]; then sleep ${Number(opts.loginDelayS)}; fi`);
     writeFileSync(delayFlag, '');
   }
+  if (opts.spawnDelayS) {
+    // A `setsid` ahead of the real one on the sessions' PATH.
+    mkdirSync(join(d, 'bin'));
+    const setsid = (await run('sh', ['-c', 'command -v setsid'])).out.trim();
+    writeFileSync(
+      join(d, 'bin', 'setsid'),
+      `#!/bin/sh\nif [ -e '${spawnFlag}' ]; then sleep ${Number(opts.spawnDelayS)}; fi\nexec ${setsid} "$@"\n`,
+      { mode: 0o755 },
+    );
+    rc.push(`PATH='${join(d, 'bin')}':$PATH; export PATH`);
+  }
+  const slowRc = opts.loginDelayS || opts.spawnDelayS;
+  if (slowRc) writeFileSync(join(d, 'slow-rc.sh'), `${rc.join('\n')}\n`);
   const writeCfg = (hostKey: string) =>
     writeFileSync(
       cfg,
@@ -84,7 +106,7 @@ export async function startSshd(
         'LogLevel ERROR',
         ...(opts.sftp === false ? [] : ['Subsystem sftp internal-sftp']),
         'ClientAliveInterval 0',
-        ...(opts.loginDelayS ? [`SetEnv BASH_ENV=${join(d, 'slow-rc.sh')}`] : []),
+        ...(slowRc ? [`SetEnv BASH_ENV=${join(d, 'slow-rc.sh')}`] : []),
         '',
       ].join('\n'),
     );
@@ -120,6 +142,10 @@ export async function startSshd(
     setLoginDelay(on: boolean) {
       if (on) writeFileSync(delayFlag, '');
       else rmSync(delayFlag, { force: true });
+    },
+    setSpawnDelay(on: boolean) {
+      if (on) writeFileSync(spawnFlag, '');
+      else rmSync(spawnFlag, { force: true });
     },
     dropConnections() {
       const procs = sessionProcs();

@@ -21,7 +21,7 @@ export function loadScripts<N extends string>(dir: URL, ext: string, names: read
 export const RUN_STEP_SCRIPTS = [
   'lib',
   'supervisor',
-  'wrapper',
+  'start-run',
   'reattach',
   'probe',
   'kill',

@@ -2,15 +2,13 @@ import type { RunHandle } from '../identity';
 
 export type OsName = 'linux' | 'windows';
 
-export interface WrapperOptions {
+export interface StartRunOptions {
   runDir: string;
   workFolder: string;
   /** The agent's argv; argv[0] is the program. Every element is quoted by the OS layer. */
   argv: string[];
   /** Extra environment for the agent (names are validated). */
   env?: Record<string, string>;
-  /** Random per-stream nonce that authenticates the end marker. */
-  nonce: string;
 }
 
 export interface ReattachOptions {
@@ -51,12 +49,13 @@ export interface OsCommands {
   joinPath(dir: string, name: string): string;
   /** Creates the run directory (0700); fails with FLEET_ERR:workfolder_missing if the work folder does not exist. */
   prepareRunDirScript(workFolder: string, runDir: string): string;
-  wrapperScript(opts: WrapperOptions): string;
+  /** Starts a run (a control command): prints its FLEET_PID and FLEET_ID, or FLEET_ERR:<reason>. */
+  startRunScript(opts: StartRunOptions): string;
   /**
    * argv that starts the supervisor directly (for a local member: the caller starts it in a new
    * session itself and produces the wrapper's protocol in-process). Undefined where unsupported.
    */
-  supervisorArgv?(opts: Omit<WrapperOptions, 'nonce' | 'workFolder'>): string[];
+  supervisorArgv?(opts: Omit<StartRunOptions, 'workFolder'>): string[];
   /**
    * A long-lived local shell that starts supervisors for us (fork + setsid + exec, off our event
    * loop) and prints `FLEET_SPAWNED:<id>:<pid>` per request; `spawnRequest` builds one request with
@@ -69,7 +68,7 @@ export interface OsCommands {
    * One request to the helper that starts a run without a supervisor exec: its answer is the PID of
    * the run's waiter, the leader's is in the record (see os/unix.ts). Undefined where unsupported.
    */
-  runRequest?(id: number, cwd: string, opts: Omit<WrapperOptions, 'nonce' | 'workFolder'>, cgroup?: string): string;
+  runRequest?(id: number, cwd: string, opts: Omit<StartRunOptions, 'workFolder'>, cgroup?: string): string;
   reattachScript(opts: ReattachOptions): string;
   probeScript(handle: RunHandle): string;
   killScript(handle: RunHandle, opts: KillOptions): string;

@@ -2,7 +2,7 @@ import type { RunHandle } from '../identity';
 import { shQuote } from '../quote';
 import { RUN_STEP_SCRIPTS, loadScripts } from './script-files';
 import { assertEnvName, assertHelperRequest, assertNonce, assertRunId } from './paths';
-import type { CheckMemberOptions, KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
+import type { CheckMemberOptions, KillOptions, OsCommands, ReattachOptions, StartRunOptions } from './types';
 
 /**
  * Linux members: POSIX sh (Debian's /bin/sh is dash), the scripts in ./linux/sh, each given its
@@ -26,7 +26,7 @@ function sh(name: ShName, args: readonly string[], withLib = false): string {
 }
 
 /** The agent's command with its environment, as argv (`env K=V … program args…`). */
-function agentCommand(opts: Pick<WrapperOptions, 'argv' | 'env'>): string[] {
+function agentCommand(opts: Pick<StartRunOptions, 'argv' | 'env'>): string[] {
   if (opts.argv.length === 0) throw new Error('empty argv');
   const env = Object.entries(opts.env ?? {});
   for (const [k, v] of env) {
@@ -36,14 +36,9 @@ function agentCommand(opts: Pick<WrapperOptions, 'argv' | 'env'>): string[] {
   return [...(env.length > 0 ? ['env', ...env.map(([k, v]) => `${k}=${v}`)] : []), ...opts.argv];
 }
 
-function wrapperScript(opts: WrapperOptions): string {
-  assertNonce(opts.nonce);
+function startRunScript(opts: StartRunOptions): string {
   const cmd = agentCommand(opts).map((a) => shQuote(a, 'argument'));
-  return sh(
-    'wrapper',
-    [shQuote(opts.runDir, 'runDir'), opts.nonce, shQuote(opts.workFolder, 'workFolder'), shQuote(SH.supervisor), ...cmd],
-    true,
-  );
+  return sh('start-run', [shQuote(opts.runDir, 'runDir'), shQuote(opts.workFolder, 'workFolder'), shQuote(SH.supervisor), ...cmd]);
 }
 
 /** One helper request line: `<fn> <id> <cwd> <cgroup|-> <args…>`, every field validated and quoted. */
@@ -52,7 +47,7 @@ function helperRequest(fn: string, id: number, cwd: string, cgroup: string | und
   return `${fn} ${id} ${shQuote(cwd, 'workFolder')} ${shQuote(cgroup ?? '-', 'cgroup')} ${args.join(' ')}\n`;
 }
 
-function runRequest(id: number, cwd: string, opts: Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>, cgroup?: string): string {
+function runRequest(id: number, cwd: string, opts: Pick<StartRunOptions, 'runDir' | 'argv' | 'env'>, cgroup?: string): string {
   const argv = agentCommand(opts).map((a) => shQuote(a, 'argument'));
   return helperRequest('fleet_run', id, cwd, cgroup, [shQuote(opts.runDir, 'runDir'), ...argv]);
 }
@@ -135,7 +130,7 @@ export const unix: OsCommands = {
   },
   joinPath: (dir, name) => `${dir}/${name}`,
   prepareRunDirScript: (workFolder, runDir) => sh('prepare-run-dir', [shQuote(workFolder, 'workFolder'), shQuote(runDir, 'runDir')]),
-  wrapperScript,
+  startRunScript,
   supervisorArgv: (opts) => ['sh', '-c', SH.supervisor, 'fleet-run', opts.runDir, ...agentCommand(opts)],
   spawnHelperScript: SH['spawn-helper'],
   spawnRequest,

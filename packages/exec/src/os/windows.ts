@@ -2,7 +2,7 @@ import type { RunHandle } from '../identity';
 import { psQuote, winQuoteArg } from '../quote';
 import { assertEnvName, assertNonce, assertRunId } from './paths';
 import { RUN_STEP_SCRIPTS, loadScripts } from './script-files';
-import type { KillOptions, OsCommands, ReattachOptions, WrapperOptions } from './types';
+import type { KillOptions, OsCommands, ReattachOptions, StartRunOptions } from './types';
 
 /**
  * Windows members (PowerShell 5.1+), the scripts in ./windows/ps. Each is given its variable parts
@@ -29,8 +29,7 @@ function encodePs(script: string): string {
   return Buffer.from(script, 'utf16le').toString('base64');
 }
 
-function wrapperScript(opts: WrapperOptions): string {
-  assertNonce(opts.nonce);
+function startRunScript(opts: StartRunOptions): string {
   const [exe, ...args] = opts.argv;
   if (exe === undefined) throw new Error('empty argv');
   const env = Object.entries(opts.env ?? {}).map(([k, v]) => {
@@ -46,7 +45,7 @@ function wrapperScript(opts: WrapperOptions): string {
     Wd: psQuote(opts.workFolder, 'workFolder'),
     AgentEnv: `@{ ${env.join('; ')} }`,
   });
-  return ps('wrapper', { D: d, N: `'${opts.nonce}'`, W: psQuote(opts.workFolder, 'workFolder'), SupB64: `'${encodePs(supervisor)}'` });
+  return ps('start-run', { D: d, W: psQuote(opts.workFolder, 'workFolder'), SupB64: `'${encodePs(supervisor)}'` });
 }
 
 /** A run's identity as the scripts take it: $D $P $S $B. */
@@ -85,7 +84,7 @@ export const windows: OsCommands = {
   joinPath: (dir, name) => `${dir}\\${name}`,
   prepareRunDirScript: (workFolder, runDir) =>
     ps('prepare-run-dir', { W: psQuote(workFolder, 'workFolder'), D: psQuote(runDir, 'runDir') }),
-  wrapperScript,
+  startRunScript,
   reattachScript,
   probeScript: (h) => ps('probe', handleVars(h)),
   killScript,

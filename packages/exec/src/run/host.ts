@@ -32,8 +32,11 @@ export type PrepareRefusal = 'workfolder_missing' | 'rundir_used' | `cannot crea
 export interface RunHost {
   /** The run directory (0700) and its prompt file (0600, a file, never a command line). */
   prepare(workFolder: string, runDir: string, prompt: string | Buffer, signal?: AbortSignal): Promise<'ok' | PrepareRefusal>;
-  /** Starts the agent in a session of its own: its PID first, then output, then its exit code. */
-  start(run: RunStart): Promise<RunStream>;
+  /**
+   * Starts the agent in a session of its own: its PID first, then output, then its exit code.
+   * Throws NotSentError if `signal` fired before the start left us (nothing was started).
+   */
+  start(run: RunStart, signal?: AbortSignal): Promise<RunStream>;
   /** Follows a started run again from output byte `offset`. */
   attach(handle: RunHandle, offset: number): Promise<RunStream>;
   probe(handle: RunHandle, backoff?: BackoffOptions): Promise<ProbeResult>;

@@ -1,6 +1,6 @@
 import type { RunHandle } from '../identity';
 import type { BackoffOptions } from '../transport/backoff';
-import { type Transport, isTransportError } from '../transport/types';
+import { NotSentError, type Transport, isTransportError } from '../transport/types';
 import { type RunHooks, type RunOutcome, RunFollower } from './follow';
 import type { RunStream } from './host';
 
@@ -49,10 +49,11 @@ export async function runAgent(o: RunAgentOptions): Promise<RunOutcome> {
   if (o.signal?.aborted) return { kind: 'not_started', reason: 'aborted before spawn' };
   let first: RunStream | undefined;
   try {
-    first = await host.start({ runDir, workFolder: o.workFolder, argv: o.argv, env: o.env });
+    first = await host.start({ runDir, workFolder: o.workFolder, argv: o.argv, env: o.env }, o.signal);
   } catch (err) {
-    // The start may or may not have reached the member: recover from runDir/pid.
-    if (!isTransportError(err)) throw err;
+    // The start may or may not have reached the member: recover from runDir/pid. One never sent
+    // (aborted while it waited for the control shell) goes the same way: the abort claims the run.
+    if (!isTransportError(err) && !(err instanceof NotSentError)) throw err;
   }
   return follower.follow(first);
 }

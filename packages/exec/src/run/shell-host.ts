@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { RunHandle } from '../identity';
 import { parseClaim, parseKill, parseProbe, parseTriage } from '../os/markers';
 import { type BackoffOptions, withBackoff } from '../transport/backoff';
-import { type StreamChannel, type Transport, isTransient } from '../transport/types';
+import { type ChannelEnd, type StreamChannel, type Transport, isTransient, isTransportError } from '../transport/types';
 import type { PrepareRefusal, RunHost, RunStart, RunStream } from './host';
-import { WrapperReader } from './reader';
+import { type WrapperEvent, WrapperReader } from './reader';
 
 /** Reconnect policy of one control step. */
 const RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 2_000, deadlineMs: 30_000 };
@@ -41,9 +41,26 @@ export class ShellHost implements RunHost {
     return 'ok';
   }
 
-  async start(run: RunStart): Promise<RunStream> {
-    const nonce = newNonce();
-    return wrapperStream(await this.transport.stream(this.transport.os.wrapperScript({ ...run, nonce })), nonce);
+  /**
+   * One control command starts the run and answers with its PID and identity (the member's control
+   * shell is up already: no login shell between enqueue and PID); the output is then followed from
+   * byte 0 like any run's, on a stream of its own opened only once the PID has been handled.
+   */
+  async start(run: RunStart, signal?: AbortSignal): Promise<RunStream> {
+    const started = await this.transport.exec(this.transport.os.startRunScript(run), { signal });
+    const header = new WrapperReader(newNonce());
+    const events = [...header.push(Buffer.from(started.output)), ...header.end()];
+    const pid = events.find((e) => e.type === 'pid');
+    const id = events.find((e) => e.type === 'identity');
+    if (events.some((e) => e.type === 'error') || !pid || !id) {
+      const error = events.find((e) => e.type === 'error') ?? {
+        type: 'error',
+        reason: `start gave no PID: ${started.output.trim().slice(0, 300)}`,
+      };
+      return startedStream([error], undefined);
+    }
+    const handle = { pid: pid.pid, bootId: id.bootId, startTime: id.startTime, runDir: run.runDir };
+    return startedStream([pid, id], () => this.attach(handle, 0));
   }
 
   async attach(handle: RunHandle, offset: number): Promise<RunStream> {
@@ -66,6 +83,51 @@ export class ShellHost implements RunHost {
   async triage(handles: readonly RunHandle[], backoff?: BackoffOptions) {
     if (handles.length === 0) return [];
     return parseTriage(await controlExec(this.transport, this.transport.os.triageScript(handles), backoff), handles.length);
+  }
+}
+
+/**
+ * A started run as one stream: its PID and identity, then (once those are handled) the output from
+ * `follow`, without the `attached` line that opens it. A follow that cannot open is a drop.
+ */
+function startedStream(header: WrapperEvent[], follow: (() => Promise<RunStream>) | undefined): RunStream {
+  let inner: RunStream | undefined;
+  let closed = false;
+  let settle: (end: ChannelEnd) => void = () => {};
+  const ended = new Promise<ChannelEnd>((resolve) => (settle = resolve));
+  async function open(): Promise<RunStream | undefined> {
+    if (!follow) return void settle({ kind: 'exit', code: 97 });
+    try {
+      inner = await follow();
+    } catch (err) {
+      if (!isTransportError(err)) throw err;
+      return void settle({ kind: 'drop', reason: err.message });
+    }
+    void inner.ended.then(settle);
+    if (closed) return void inner.close();
+    return inner;
+  }
+  async function* events() {
+    yield header;
+    const followed = await open();
+    if (followed) yield* withoutFirstAttached(followed.events);
+  }
+  return {
+    events: events(),
+    ended,
+    close: () => {
+      closed = true;
+      inner?.close();
+    },
+  };
+}
+
+async function* withoutFirstAttached(events: AsyncIterable<WrapperEvent[]>) {
+  let first = true;
+  for await (const evs of events) {
+    const kept = first ? evs.filter((e) => e.type !== 'attached') : evs;
+    first = false;
+    if (kept.length > 0) yield kept;
   }
 }
 

@@ -1,37 +1,44 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
 import type { OsCommands } from '../os/types';
-import { type ExecResult, TransportError } from './types';
+import { type ExecResult, NotSentError, TransportError } from './types';
 
 /**
  * One long-lived shell per member, fed commands on stdin and framed by an end tag that carries a
  * fresh random nonce per command (command output cannot spoof it): a command costs a write and a read,
  * not an exec channel's open and a login shell. Commands run one at a time. Any doubt about the
- * shell's state (drop, timeout) destroys it; the next command opens a new one.
+ * shell's state (drop, timeout) destroys it; the next command opens a new one. Nothing is written
+ * before the shell has answered once (its login can take seconds): until then commands wait here,
+ * and one whose signal fires while it waits is never sent.
  */
 export class ControlShell {
   private buf = '';
   private current: { tag: string; resolve: (r: ExecResult) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout } | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private queue: Promise<unknown>;
   private dead: TransportError | undefined;
 
   constructor(
     private readonly channel: ClientChannel,
     private readonly os: OsCommands,
+    readyTimeoutMs: number,
   ) {
     channel.setEncoding('utf8');
     channel.on('data', (d: string) => this.onData(d));
     channel.stderr.on('data', () => {});
     channel.on('close', () => this.fail(new TransportError('dropped', 'control shell closed')));
     channel.on('error', (err: Error) => this.fail(new TransportError('dropped', `control shell: ${err.message}`)));
+    this.queue = this.execNow('true', readyTimeoutMs).catch(() => {});
   }
 
   get alive(): boolean {
     return this.dead === undefined;
   }
 
-  exec(script: string, timeoutMs: number): Promise<ExecResult> {
-    const run = this.queue.then(() => this.execNow(script, timeoutMs));
+  exec(script: string, timeoutMs: number, signal?: AbortSignal): Promise<ExecResult> {
+    const run = this.queue.then(() => {
+      if (signal?.aborted) throw new NotSentError();
+      return this.execNow(script, timeoutMs);
+    });
     this.queue = run.catch(() => {});
     return run;
   }

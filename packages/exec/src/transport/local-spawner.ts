@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { HELPER_LINE, SPAWNED_LINE } from '../os/markers';
-import type { OsCommands, WrapperOptions } from '../os/types';
+import type { OsCommands, StartRunOptions } from '../os/types';
 
 /** What a run is: its directory and the agent's command. */
-export type RunSpec = Pick<WrapperOptions, 'runDir' | 'argv' | 'env'>;
+export type RunSpec = Pick<StartRunOptions, 'runDir' | 'argv' | 'env'>;
 
 /** The outcome of one start request: the PID of what was started, or why nothing was. */
 export type SpawnResult = { pid: number } | { error: 'workfolder_missing' | 'spawn_failed' };

@@ -7,7 +7,7 @@ import type { OsCommands } from '../os/types';
 import type { RunHost } from '../run/host';
 import { LocalLinuxHost } from '../run/local-host';
 import { ShellHost } from '../run/shell-host';
-import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, TransportError } from './types';
+import { type ChannelEnd, type ExecResult, type StreamChannel, type Transport, NotSentError, TransportError } from './types';
 
 /**
  * The member is this machine. Scripts run under the same shell and wrappers as over SSH, so a local
@@ -42,8 +42,9 @@ export class LocalTransport implements Transport {
     return base === undefined ? undefined : runCgroupPath(base, runDir);
   }
 
-  exec(script: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  exec(script: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
     const timeoutMs = opts.timeoutMs ?? this.commandTimeoutMs;
+    if (opts.signal?.aborted) return Promise.reject(new NotSentError());
     return new Promise((resolve, reject) => {
       const [cmd, ...args] = this.os.shellArgv;
       const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });

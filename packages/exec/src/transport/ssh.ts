@@ -43,8 +43,8 @@ function normalizeFingerprint(fp: string): string {
 }
 
 /**
- * One pooled SSH connection to a member: a control shell for short commands, SFTP for files, and
- * one exec channel per run. Reconnects with backoff when the connection is gone; never retries a
+ * One pooled SSH connection to a member: a control shell for short commands and run starts, SFTP
+ * for files, and one exec channel per run's output stream. Reconnects with backoff when the connection is gone; never retries a
  * host-key or authentication failure.
  */
 export class SshTransport implements Transport {
@@ -59,9 +59,9 @@ export class SshTransport implements Transport {
   /** The server refused the SFTP subsystem on this connection: files go through the control shell. */
   private noSftp = false;
   /**
-   * An exec channel opened ahead of the next run: opening one is the dearest step of a start over
-   * SSH, which would otherwise sit between enqueue and PID. Refilled after each run start; dropped
-   * with the connection.
+   * An exec channel opened ahead of the next run's output stream: opening one pays the member's login
+   * shell, which would otherwise sit between a run's PID and its first line. Refilled after each
+   * stream; dropped with the connection.
    */
   private spare: { ch: Promise<ClientChannel>; closed: boolean } | undefined;
   private closed = false;
@@ -199,7 +199,7 @@ export class SshTransport implements Transport {
     if (this.control?.alive) return Promise.resolve(this.control);
     this.opening ??= this.openExec(this.os.shellCommand)
       .then((ch) => {
-        this.control = new ControlShell(ch, this.os);
+        this.control = new ControlShell(ch, this.os, this.requestTimeoutMs);
         return this.control;
       })
       .finally(() => {
@@ -208,9 +208,9 @@ export class SshTransport implements Transport {
     return this.opening;
   }
 
-  async exec(script: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  async exec(script: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
     const shell = await this.getControl();
-    return shell.exec(script, opts.timeoutMs ?? this.requestTimeoutMs);
+    return shell.exec(script, opts.timeoutMs ?? this.requestTimeoutMs, opts.signal);
   }
 
   private getSftp(): Promise<{ c: Client; sftp: SFTPWrapper }> {

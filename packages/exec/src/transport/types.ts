@@ -30,8 +30,11 @@ export interface Transport {
   readonly host: RunHost;
   /** How files reach the member: its own filesystem, SFTP, or the control shell where the server has no SFTP (known after a write). */
   readonly filesVia: 'local' | 'sftp' | 'shell';
-  /** Runs a short script on the member's control shell. Throws TransportError if unreachable. */
-  exec(script: string, opts?: { timeoutMs?: number }): Promise<ExecResult>;
+  /**
+   * Runs a short script on the member's control shell. Throws TransportError if unreachable, and
+   * NotSentError if `signal` fired before the script was sent (it never ran).
+   */
+  exec(script: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<ExecResult>;
   /** Writes a file atomically (temp + rename) with the given mode. */
   writeFile(path: string, data: Buffer | string, mode: number): Promise<void>;
   /** Starts a long-running script and streams its stdout. */
@@ -65,4 +68,12 @@ export function isTransportError(e: unknown): e is TransportError {
 /** A link failure worth retrying after a backoff. */
 export function isTransient(e: unknown): boolean {
   return isTransportError(e) && e.transient;
+}
+
+/** A command whose signal fired before it was sent: it never ran. */
+export class NotSentError extends Error {
+  constructor() {
+    super('aborted before it was sent');
+    this.name = 'NotSentError';
+  }
 }

@@ -1,7 +1,6 @@
-# A run's start: starts the supervisor ($SupB64, base64 UTF-16), announces FLEET_PID and FLEET_ID
-# first, then streams. Set: $D (run dir), $N (nonce), $W (work folder), $SupB64.
-$OFF = 0
-$ATTACHED = $false
+# A run's start, one control command: starts the supervisor ($SupB64, base64 UTF-16) and prints
+# FLEET_PID and FLEET_ID; its output is then followed with reattach.ps1 from byte 0.
+# Set: $D (run dir), $W (work folder), $SupB64.
 try { Set-Location -LiteralPath $W } catch { [Console]::Out.Write("FLEET_ERR:workfolder_missing`n"); exit 97 }
 if (-not (Test-Path -LiteralPath (Join-Path $D 'prompt'))) { [Console]::Out.Write("FLEET_ERR:prompt_missing`n"); exit 97 }
 Remove-Item -Force -ErrorAction SilentlyContinue -LiteralPath (Join-Path $D 'exit'), (Join-Path $D 'exit.tmp')
@@ -11,4 +10,3 @@ $P = $sup.Id
 $S = Fleet-Start $P
 [Console]::Out.Write("FLEET_PID:$P`n")
 [Console]::Out.Write("FLEET_ID:$(Fleet-Boot):$S`n")
-Fleet-Stream

@@ -1,0 +1,45 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type PrivateSshd, startSshd } from '@fleet/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SshTransport } from '../src/transport/ssh';
+import { NotSentError } from '../src/transport/types';
+
+/**
+ * The control shell carries every run start: a new one (its login slow) takes no command before it
+ * has answered once, so a command whose signal fires while it waits is never sent.
+ */
+describe('control shell behind a slow login (real sshd)', () => {
+  let sshd: PrivateSshd;
+  beforeAll(async () => {
+    sshd = await startSshd({ loginDelayS: 2 });
+  });
+  afterAll(async () => {
+    await sshd.stop();
+  });
+
+  it('a command aborted while the new shell logs in never runs; the one queued before it does', async () => {
+    const t = new SshTransport({
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      privateKey: sshd.privateKey,
+      hostKeySha256: sshd.hostKeySha256,
+    });
+    const never = join(sshd.dir, 'never-ran');
+    try {
+      const t0 = performance.now();
+      const first = t.exec('echo first');
+      const ac = new AbortController();
+      const second = t.exec(`touch '${never}'`, { signal: ac.signal });
+      setTimeout(() => ac.abort(), 300);
+      await expect(second).rejects.toBeInstanceOf(NotSentError);
+      expect((await first).output).toBe('first\n');
+      expect(performance.now() - t0).toBeGreaterThan(1_500); // it did wait for the slow login
+      expect((await t.exec('echo after')).output).toBe('after\n');
+      expect(existsSync(never)).toBe(false);
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
+});
