@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type PrivateSshd, startSshd } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SshTransport } from '../src/transport/ssh';
 import { NotSentError } from '../src/transport/types';
+import { sshTransport } from './helpers/ssh';
 
 /**
  * The control shell carries every run start: a new one (its login slow) takes no command before it
@@ -19,13 +19,7 @@ describe('control shell behind a slow login (real sshd)', () => {
   });
 
   it('a command aborted while the new shell logs in never runs; the one queued before it does', async () => {
-    const t = new SshTransport({
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.username,
-      privateKey: sshd.privateKey,
-      hostKeySha256: sshd.hostKeySha256,
-    });
+    const t = sshTransport(sshd);
     const never = join(sshd.dir, 'never-ran');
     try {
       const t0 = performance.now();

@@ -1,7 +1,7 @@
 import { type PrivateSshd, startSshd } from '@fleet/testkit';
 import type { Client } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SshTransport } from '../src/transport/ssh';
+import { sshTransport } from './helpers/ssh';
 
 /** A pooled connection that is up but refuses every channel is replaced, not reused forever. */
 describe('SSH connection that refuses channels (real sshd, its session limit held)', () => {
@@ -14,14 +14,7 @@ describe('SSH connection that refuses channels (real sshd, its session limit hel
   });
 
   it('two refusals in a row keep the connection; the third replaces it, and the next channel opens on a new one', async () => {
-    const t = new SshTransport({
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.username,
-      privateKey: sshd.privateKey,
-      hostKeySha256: sshd.hostKeySha256,
-      commandTimeoutMs: 5_000,
-    });
+    const t = sshTransport(sshd, { commandTimeoutMs: 5_000 });
     try {
       expect((await t.exec('echo up')).output).toBe('up\n'); // the control shell: one session
       // Sessions the server keeps open (as channels it never closed would): the limit is reached.

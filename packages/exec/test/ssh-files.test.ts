@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type PrivateSshd, startSshd, tempDir } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getOsCommands } from '../src/os/index';
-import { SshTransport } from '../src/transport/ssh';
+import { sshTransport } from './helpers/ssh';
 
 /** Files on a member over SSH: SFTP where the server has it, else through the control shell. */
 describe('SSH file writes (real sshd with and without an SFTP subsystem)', () => {
@@ -20,15 +20,7 @@ describe('SSH file writes (real sshd with and without an SFTP subsystem)', () =>
     dir.remove();
   });
   const transport = (sshd: PrivateSshd, os = getOsCommands('linux')) =>
-    new SshTransport({
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.username,
-      privateKey: sshd.privateKey,
-      hostKeySha256: sshd.hostKeySha256,
-      backoff: { initialMs: 10, maxMs: 50, deadlineMs: 500 },
-      os,
-    });
+    sshTransport(sshd, { backoff: { initialMs: 10, maxMs: 50, deadlineMs: 500 }, os });
   // Every byte value, a prompt's quotes, newlines and `$()`, and more than one pipe buffer.
   const content = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.from(`'"$(whoami)\`\n\\`.repeat(30_000))]);
 

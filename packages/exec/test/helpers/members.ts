@@ -6,7 +6,7 @@ import type { RunHandle } from '../../src/identity';
 import type { RunOutcome } from '../../src/run/follow';
 import { runAgent } from '../../src/run/run-agent';
 import { LocalTransport } from '../../src/transport/local';
-import { SshTransport } from '../../src/transport/ssh';
+import { sshTransport } from './ssh';
 import type { Transport } from '../../src/transport/types';
 
 /** `local-proc`: a local member whose runs get no cgroup (the /proc-only path every guarantee must hold on). */
@@ -34,15 +34,7 @@ export async function makeMember(kind: Kind): Promise<TestMember> {
   let transport: Transport;
   if (kind === 'ssh') {
     sshd = await startSshd();
-    transport = new SshTransport({
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.username,
-      privateKey: sshd.privateKey,
-      hostKeySha256: sshd.hostKeySha256,
-      keepaliveIntervalMs: 1_000,
-      backoff: { initialMs: 50, maxMs: 500, deadlineMs: 10_000 },
-    });
+    transport = sshTransport(sshd, { keepaliveIntervalMs: 1_000, backoff: { initialMs: 50, maxMs: 500, deadlineMs: 10_000 } });
   } else {
     transport = new LocalTransport(undefined, { cgroups: kind === 'local' });
   }
