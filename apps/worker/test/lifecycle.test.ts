@@ -3,6 +3,7 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, re
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalTransport, type RunOutcome, getProvider, runAgent } from '@fleet/exec';
+import { encodeResult } from '@fleet/core';
 import type { Member } from '@fleet/registry';
 import { type PrivateSshd, isAlive, startSshd, waitFor } from '@fleet/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -269,6 +270,25 @@ describe('worker lifecycle', () => {
     }
   }, 120_000);
 
+  it('a job limit that ends the attempt before the spawn fails the job as it would after, instead of retrying it', async () => {
+    // The member's first login takes 3 s: the 1 s inactivity limit ends the attempt while its run
+    // directory is still being prepared. That is the job's timeout, not a start to try again.
+    const slow = await startSshd({ loginDelayS: 3 });
+    try {
+      const { member, state } = await fleet.addSshMember(slow, 'slow-login');
+      const w = await fleet.startWorker();
+      const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1', inactivityTimeoutS: 1, attempts: 3 });
+      const done = await fleet.waitJob(job.id ?? '', 60_000);
+      expect(await done.getState()).toBe('failed');
+      expect(done.failedReason).toMatch(/^\[timeout\] no output for 1 s/);
+      expect(done.attemptsMade).toBe(1);
+      expect(state.started()).toBe(0);
+      await w.stop();
+    } finally {
+      await slow.stop();
+    }
+  }, 60_000);
+
   it('members added after start are served without a restart', async () => {
     const w = await fleet.startWorker();
     const { member, state } = await fleet.addLocalMember('late');
@@ -531,6 +551,36 @@ describe('worker lifecycle', () => {
     expect(done.attemptsMade).toBe(1);
     expect(state.started()).toBe(1);
     expect(w.logs.some((l) => String(l.msg).endsWith('leaving the member and delaying this attempt'))).toBe(true);
+    await w.stop();
+  });
+
+  it('an earlier worker of the same attempt that records the success after losing the fence: the attempt holding it now spawns nothing and returns that result', async () => {
+    const { member, state } = await fleet.addLocalMember('late-success');
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 2', attempts: 3 });
+    const run = await finishedRun(member, job.id ?? '', '@lines 2');
+    const held = holdRecord(run.runDir);
+    const w = await fleet.startWorker();
+    await waitFor(async () => (await fleet.registry.fenceHolder(member.id))?.startsWith(`${job.id}:1:`), {
+      what: 'attempt 1 to take the fence',
+    });
+    // While the new worker looks at the run, the earlier one (its fence gone) saw the run end and
+    // records the success, as recordSuccess lets it: the result is kept and the record goes with it.
+    const result = { result: 'done: 2 lines', exitCode: 0, attempts: 1, pid: run.pid, runDir: run.runDir, durationMs: 5 };
+    await fleet.registry.recordSuccess(member.id, `${job.id}:1:dead`, {
+      tokensIn: 0,
+      tokensOut: 0,
+      jobId: job.id,
+      result: encodeResult(result),
+    });
+    await held.release();
+    const done = await fleet.waitJob(job.id ?? '');
+    expect(done.failedReason).toBeUndefined();
+    expect(await done.getState()).toBe('completed');
+    expect(done.returnvalue).toMatchObject({ result: 'done: 2 lines', pid: run.pid, attempts: 1 });
+    expect(state.started()).toBe(1);
+    expect(w.logs.some((l) => l.msg === 'job already succeeded (its lock was lost before completion); returning the recorded result')).toBe(
+      true,
+    );
     await w.stop();
   });
 

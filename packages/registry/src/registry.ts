@@ -250,14 +250,19 @@ export class Registry {
     return this.redis.get(this.keys.fence(memberId));
   }
 
-  /** Record first: state=starting is written before the command is sent. */
-  async writeRun(memberId: string, token: string, rec: NewRun, now = Date.now()): Promise<'ok' | 'no_fence' | 'run_exists'> {
+  /**
+   * Record first: state=starting is written before the command is sent. 'ended': the job's result
+   * or this attempt's failure is already recorded (beginAttempt reports which), so nothing may start.
+   */
+  async writeRun(memberId: string, token: string, rec: NewRun, now = Date.now()): Promise<'ok' | 'no_fence' | 'run_exists' | 'ended'> {
     return (await script(this.redis, 'writeRun')(
       this.keys.fence(memberId),
       this.keys.run(memberId),
+      this.keys.result(rec.jobId),
+      this.keys.attemptFailure(rec.jobId, rec.attempt),
       token,
       ...newRunFields(memberId, rec, now),
-    )) as 'ok' | 'no_fence' | 'run_exists';
+    )) as 'ok' | 'no_fence' | 'run_exists' | 'ended';
   }
 
   /** The PID, the moment its line arrives (compare-and-set on the token); with its identity when known as well. */

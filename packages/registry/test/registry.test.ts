@@ -467,6 +467,38 @@ describe('fence and run record transitions', () => {
     expect(await redis.exists(`${prefix}:member:m0000000000ff`)).toBe(0);
   });
 
+  it('writeRun refuses once the job ended: an earlier worker of the same attempt recorded its success, or this attempt’s failure', async () => {
+    const m = await reg.addMember(local);
+    const old = 'jobE:1:w1';
+    const now = 'jobE:1:w2';
+    const run = (workerId: string) => ({ jobId: 'jobE', attempt: 1, workerId, runDir: '/w/e1' });
+    await reg.acquireFence(m.id, old, 5_000);
+    await reg.writeRun(m.id, old, run('w1'));
+    // w1 loses the fence to w2 (same attempt, re-delivered); w2 finds w1's record and settles it while
+    // w1's run ends and w1 records the success without the fence: the result is kept, nothing else.
+    await redis.del(`${prefix}:member:${m.id}:fence`);
+    await reg.acquireFence(m.id, now, 5_000);
+    expect(await reg.recordSuccess(m.id, old, { tokensIn: 0, tokensOut: 0, jobId: 'jobE', result: { result: 'r', exitCode: 0 } })).toEqual({
+      runDeleted: true,
+      fenceReleased: false,
+    });
+    expect(await reg.writeRun(m.id, now, run('w2'))).toBe('ended');
+    expect(await reg.getRun(m.id)).toBeUndefined();
+    expect(await reg.fenceHolder(m.id)).toBe(now);
+    await redis.del(`${prefix}:job:jobE:result`);
+    const at = Date.now();
+    await reg.recordAttempt(
+      m.id,
+      'jobE',
+      { attempt: 1, startedAt: at, endedAt: at, outcome: 'failed', retryable: true },
+      '[overloaded] busy',
+    );
+    expect(await reg.writeRun(m.id, now, run('w2'))).toBe('ended');
+    // Another attempt's failure does not stop this one.
+    expect(await reg.writeRun(m.id, now, { ...run('w2'), attempt: 2 })).toBe('ok');
+    await reg.removeMember(m.id);
+  });
+
   it('the fence expires by itself (a dead worker cannot hold a member forever)', async () => {
     await reg.acquireFence('mttl', 'j:1:w', 50);
     await new Promise((r) => setTimeout(r, 120));

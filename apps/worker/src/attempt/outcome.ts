@@ -113,6 +113,9 @@ async function notExited(a: Attempt, outcome: Exclude<RunOutcome, { kind: 'exite
       await a.release(`not started: ${outcome.reason}`);
       // The fence was lost before the spawn (nothing ran): the same attempt comes back later.
       if (reason === 'fence_lost' || reason === 'detach') throw new YieldMember(`lost the member's fence before the spawn (${reason})`);
+      // A cancel or a limit of the job's that came before the spawn ends the job as it would after.
+      const stopped = stoppedBy(a, reason);
+      if (stopped) throw stopped;
       if (outcome.reason === 'workfolder_missing')
         throw unrecoverable('not_started', `work folder ${workFolder} does not exist on the member`);
       throw new RetryableJobError('not_started', outcome.reason);
@@ -140,8 +143,14 @@ async function aborted(a: Attempt, outcome: Extract<RunOutcome, { kind: 'aborted
   const kill = await a.release(`aborted (${reason ?? 'cancelled'})`, outcome.handle ? outcome.kill : undefined);
   a.log.warn({ pid: a.handle?.pid, kill: kill?.result, killMs: kill && Math.round(kill.ms), category: reason }, 'run aborted');
   if (reason === 'fence_lost') throw new RetryableJobError('fence_lost', 'lost the member fence mid-run; run killed');
+  throw stoppedBy(a, reason) ?? unrecoverable('cancelled', 'cancelled');
+}
+
+/** The final error of an attempt a cancel or one of the job's limits stopped; undefined for other reasons. */
+function stoppedBy(a: Attempt, reason: AbortReason | undefined): Error | undefined {
   if (reason === 'inactivity')
-    throw unrecoverable('timeout', `no output for ${a.job.data.inactivityTimeoutS ?? a.cfg.defaultInactivityTimeoutS} s`);
-  if (reason === 'timeout') throw unrecoverable('timeout', 'total timeout reached');
-  throw unrecoverable('cancelled', 'cancelled');
+    return unrecoverable('timeout', `no output for ${a.job.data.inactivityTimeoutS ?? a.cfg.defaultInactivityTimeoutS} s`);
+  if (reason === 'timeout') return unrecoverable('timeout', 'total timeout reached');
+  if (reason === 'cancelled') return unrecoverable('cancelled', 'cancelled');
+  return undefined;
 }

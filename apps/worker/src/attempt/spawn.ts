@@ -81,6 +81,9 @@ function writeRecord(a: Attempt, runDir: string): Promise<void> {
   return a.registry.writeRun(a.memberId, a.fence, { jobId: a.jobId, attempt: a.attempt, workerId: a.cfg.workerId, runDir }).then((w) => {
     // Nothing runs yet: without the fence, leave the member as the same attempt.
     if (w === 'no_fence') throw new YieldMember("lost the member's fence before writing the run record");
+    // An earlier worker of this attempt ended the run meanwhile: the attempt comes back, and
+    // beginAttempt returns what it recorded.
+    if (w === 'ended') throw new YieldMember('the job ended meanwhile (recorded by an earlier worker of this attempt)');
     if (w !== 'ok') throw new RetryableJobError('fence_lost', `cannot write the run record: ${w}`);
   });
 }

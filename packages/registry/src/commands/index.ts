@@ -9,7 +9,7 @@ export const SCRIPTS = {
   acquireFence: 1,
   renewFence: 2,
   releaseFence: 1,
-  writeRun: 2,
+  writeRun: 4,
   updateRun: 1,
   deleteRun: 1,
   adoptRun: 2,
