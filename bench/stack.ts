@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApi } from '@fleet/api';
 import { FleetJobs, Registry } from '@fleet/registry';
-import { deleteKeys, type PrivateSshd, startSshd, tempDir, sshMemberFields } from '@fleet/testkit';
+import { deleteKeys, type PrivateSshd, type SshdOptions, startSshd, tempDir, sshMemberFields } from '@fleet/testkit';
 import { createLogger } from '@fleet/log';
 import { FleetWorker, loadConfig } from '@fleet/worker';
 import { Redis } from 'ioredis';
@@ -11,10 +11,11 @@ import { Redis } from 'ioredis';
 /**
  * An in-process worker (+ optional API) on the machine's Redis under a unique prefix. `workRoot`:
  * where the members' work folders go (a temp dir by default). `keepWork`: leave them there at close
- * (the caller removes the root later: see bench/orchestration.ts).
+ * (the caller removes the root later: see bench/orchestration.ts). `sshd`: how the private sshd
+ * behind sshMember is started.
  */
 export async function benchStack(
-  opts: { api?: boolean; env?: Record<string, string>; workRoot?: string; keepWork?: boolean; loginDelayS?: number } = {},
+  opts: { api?: boolean; env?: Record<string, string>; workRoot?: string; keepWork?: boolean; sshd?: SshdOptions } = {},
 ) {
   const prefix = `fleet-bench-${randomBytes(3).toString('hex')}`;
   const redisUrl = process.env.FLEET_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -52,7 +53,7 @@ export async function benchStack(
       return registry.addMember({ name, transport: 'local', workFolder: work, provider: 'shell' });
     },
     async sshMember(name: string) {
-      sshd ??= await startSshd(opts.loginDelayS ? { loginDelayS: opts.loginDelayS } : {});
+      sshd ??= await startSshd(opts.sshd);
       const work = join(tmp.path, name);
       mkdirSync(work, { recursive: true });
       return registry.addMember({

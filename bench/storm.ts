@@ -2,8 +2,11 @@ import { type BenchRow, QUICK, percentile } from './lib';
 import { rawExec } from './raw-ssh';
 import { benchStack, waitUntil } from './stack';
 
-/** Each run: 40 numbered lines, one every 0.1 s, each with the ms it was printed. */
-const LINES = 40;
+/**
+ * Each run: numbered lines, one every 0.1 s, each with the ms it was printed; long enough that every
+ * run is still going when the last member of the fleet has started.
+ */
+const LINES = QUICK ? 40 : 400;
 const SCRIPT = `i=0; while [ $i -lt ${LINES} ]; do echo "line $i $(date +%s%3N)"; i=$((i + 1)); sleep 0.1; done`;
 
 /**
@@ -21,11 +24,21 @@ export async function benchStorm(): Promise<BenchRow[]> {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) ids.push((await s.sshMember(`storm-${i}`)).id);
     const jobs = await Promise.all(ids.map((id) => s.jobs.enqueue(id, { prompt: SCRIPT, attempts: 1 })));
+    const describe = async (id: string) => {
+      const job = await s.jobs.getJob(id);
+      return `${id} ${await job?.getState()}${job?.failedReason ? ` (${job.failedReason})` : ''}`;
+    };
     // Every run streaming: a few lines of each in Redis.
+    const streamed = () => Promise.all(jobs.map((j) => s.redis.xlen(s.registry.keys.output(j.id ?? ''))));
     await waitUntil(
-      async () => (await Promise.all(jobs.map((j) => s.redis.xlen(s.registry.keys.output(j.id ?? ''))))).every((k) => k >= 5),
+      async () => (await streamed()).every((k) => k >= 5),
       300_000,
-      20,
+      200,
+      async () => {
+        const behind = (await streamed()).flatMap((k, i) => (k < 5 ? [i] : []));
+        const states = await Promise.all(behind.slice(0, 5).map((i) => describe(jobs[i]?.id ?? '')));
+        return `${behind.length} of ${n} runs not streaming; the first: ${states.join('; ')}`;
+      },
     );
     const sshd = s.sshd;
     if (!sshd) throw new Error('no sshd');

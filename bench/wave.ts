@@ -1,5 +1,5 @@
 import { readdirSync, readlinkSync } from 'node:fs';
-import { type PrivateSshd, startSshd } from '@fleet/testkit';
+import { type PrivateSshd, type SshdOptions, startSshd } from '@fleet/testkit';
 import { type BenchRow, QUICK } from './lib';
 import { rawExec } from './raw-ssh';
 import { benchStack, waitUntil } from './stack';
@@ -12,14 +12,17 @@ const COMMAND = 'sleep 1';
  * each enqueued at once. Figures: time until every PID is persisted, until every job is done, the
  * process's RSS and open sockets with the wave's connections up. Baseline: the same `n` commands by a
  * raw ssh2 client, one connection per member (connect, exec, exit), timed to the first byte of each
- * (its shell started) and to every exit.
+ * (its shell started) and to every exit. Then the same wave over `big` members, for the RSS and
+ * sockets a worker holds at that size.
  */
 export async function benchWave(): Promise<BenchRow[]> {
   const n = QUICK ? 10 : 200;
+  const big = QUICK ? 20 : 1000;
   const sshd = await startSshd({ maxSessions: 10 });
   try {
     const raw = await rawWave(sshd, n);
     const ours = await fleetWave(n);
+    const large = await fleetWave(big, { maxStartups: big });
     const note = `raw: all started ${raw.startedMs.toFixed(0)} ms, all done ${raw.doneMs.toFixed(0)} ms; ours: all PIDs persisted ${ours.pidsMs.toFixed(0)} ms, all done ${ours.doneMs.toFixed(0)} ms; with the wave's connections up: RSS ${ours.rssMb.toFixed(0)} MB, ${ours.sockets} open sockets (the process also holds the bench's)`;
     return [
       {
@@ -44,6 +47,17 @@ export async function benchWave(): Promise<BenchRow[]> {
         better: 'lower',
         target: '≤ 1.3×',
       },
+      {
+        name: `Wave: ${big} SSH members → the worker's RSS with every connection up`,
+        baseline: `the same at ${n} members`,
+        baselineValue: ours.rssMb,
+        ours: `${big} members`,
+        oursValue: large.rssMb,
+        unit: 'MB',
+        ratio: large.rssMb / ours.rssMb,
+        better: 'lower',
+        notes: `${big} members: all PIDs persisted ${large.pidsMs.toFixed(0)} ms, all done ${large.doneMs.toFixed(0)} ms, ${large.sockets} open sockets (${ours.sockets} at ${n}); ${(((large.rssMb - ours.rssMb) * 1000) / (big - n)).toFixed(0)} KB more RSS per member`,
+      },
     ];
   } finally {
     await sshd.stop();
@@ -58,8 +72,8 @@ async function rawWave(sshd: PrivateSshd, n: number): Promise<{ startedMs: numbe
   return { startedMs: lastStart, doneMs: performance.now() - t0 };
 }
 
-async function fleetWave(n: number) {
-  const s = await benchStack();
+async function fleetWave(n: number, sshd?: SshdOptions) {
+  const s = await benchStack({ sshd });
   try {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) ids.push((await s.sshMember(`wave-${i}`)).id);

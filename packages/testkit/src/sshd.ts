@@ -31,29 +31,32 @@ export interface PrivateSshd {
 
 const SSHD = '/usr/sbin/sshd';
 
+/** How startSshd starts its private sshd. */
+export type SshdOptions = {
+  maxSessions?: number;
+  /** Connections allowed at once before they authenticated (sshd's MaxStartups); 200 unless set. */
+  maxStartups?: number;
+  listenAddress?: string;
+  netns?: string;
+  /**
+   * Every session's shell first sleeps this long, like a login shell whose rc files are slow
+   * (pyenv, nvm, conda): bash sources $BASH_ENV, which sshd sets for each session.
+   */
+  loginDelayS?: number;
+  /**
+   * `setsid` (which starts every run's session) first sleeps this long while setSpawnDelay(true):
+   * a spawn that lands late, after the start gave up waiting for it. Off at start.
+   */
+  spawnDelayS?: number;
+  /** false: no SFTP subsystem (hardened servers, minimal images). */
+  sftp?: boolean;
+};
+
 /**
  * A private OpenSSH sshd on a free 127.0.0.1 port with generated host and client keys. Tests run as
  * root and log in as root (the login shell is bash; scripts we send run under /bin/sh = dash).
  */
-export async function startSshd(
-  opts: {
-    maxSessions?: number;
-    listenAddress?: string;
-    netns?: string;
-    /**
-     * Every session's shell first sleeps this long, like a login shell whose rc files are slow
-     * (pyenv, nvm, conda): bash sources $BASH_ENV, which sshd sets for each session.
-     */
-    loginDelayS?: number;
-    /**
-     * `setsid` (which starts every run's session) first sleeps this long while setSpawnDelay(true):
-     * a spawn that lands late, after the start gave up waiting for it. Off at start.
-     */
-    spawnDelayS?: number;
-    /** false: no SFTP subsystem (hardened servers, minimal images). */
-    sftp?: boolean;
-  } = {},
-): Promise<PrivateSshd> {
+export async function startSshd(opts: SshdOptions = {}): Promise<PrivateSshd> {
   const listen = opts.listenAddress ?? '127.0.0.1';
   const dir = tempDir('fleet-sshd-');
   const d = dir.path;
@@ -102,7 +105,7 @@ export async function startSshd(
         'UsePAM no',
         `PidFile ${join(d, 'sshd.pid')}`,
         `MaxSessions ${opts.maxSessions ?? 64}`,
-        'MaxStartups 200',
+        `MaxStartups ${opts.maxStartups ?? 200}`,
         'LogLevel ERROR',
         ...(opts.sftp === false ? [] : ['Subsystem sftp internal-sftp']),
         'ClientAliveInterval 0',
