@@ -531,17 +531,26 @@ describe('worker lifecycle', () => {
     await w.stop();
   });
 
-  it('an attempt that loses the fence while it looks at its own finished run leaves it, spends no attempt, and takes its result when delivered again', async () => {
-    const { member, state } = await fleet.addLocalMember('fence-lost-leftover');
+  /**
+   * A job's attempt 1 that finished on a fresh local member while no worker watched, and a worker
+   * whose look at that run (it reads the run's pid file, a FIFO until `held.release()`) is held once
+   * its attempt 1 has taken the fence.
+   */
+  const heldAtOwnFinishedRun = async (name: string) => {
+    const { member, state } = await fleet.addLocalMember(name);
     const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 2', attempts: 3 });
     const run = await finishedRun(member, job.id ?? '', '@lines 2');
-    // The worker's look at that run (it reads the run's pid file) is held until the fence is gone, as
-    // when Redis restarted meanwhile: the pid file is a FIFO until then.
     const held = holdRecord(run.runDir);
     const w = await fleet.startWorker();
     await waitFor(async () => (await fleet.registry.fenceHolder(member.id))?.startsWith(`${job.id}:1:`), {
       what: 'attempt 1 to take the fence',
     });
+    return { member, state, job, run, held, w };
+  };
+
+  it('an attempt that loses the fence while it looks at its own finished run leaves it, spends no attempt, and takes its result when delivered again', async () => {
+    // The look is held until the fence is gone, as when Redis restarted meanwhile.
+    const { member, state, job, run, held, w } = await heldAtOwnFinishedRun('fence-lost-leftover');
     await fleet.redis.del(fleet.registry.keys.fence(member.id));
     await held.release();
     const done = await fleet.waitJob(job.id ?? '');
@@ -555,14 +564,7 @@ describe('worker lifecycle', () => {
   });
 
   it('an earlier worker of the same attempt that records the success after losing the fence: the attempt holding it now spawns nothing and returns that result', async () => {
-    const { member, state } = await fleet.addLocalMember('late-success');
-    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 2', attempts: 3 });
-    const run = await finishedRun(member, job.id ?? '', '@lines 2');
-    const held = holdRecord(run.runDir);
-    const w = await fleet.startWorker();
-    await waitFor(async () => (await fleet.registry.fenceHolder(member.id))?.startsWith(`${job.id}:1:`), {
-      what: 'attempt 1 to take the fence',
-    });
+    const { member, state, job, run, held, w } = await heldAtOwnFinishedRun('late-success');
     // While the new worker looks at the run, the earlier one (its fence gone) saw the run end and
     // records the success, as recordSuccess lets it: the result is kept and the record goes with it.
     const result = { result: 'done: 2 lines', exitCode: 0, attempts: 1, pid: run.pid, runDir: run.runDir, durationMs: 5 };
