@@ -52,9 +52,10 @@ async function startOrphan(member: Member, runId: string, tag: string): Promise<
 
 /**
  * Runs an agent to its end on a local member under a record naming attempt 1 of `jobId` on a dead
- * worker: as if that attempt's worker had died and its run finished with nobody watching.
+ * worker: as if that attempt's worker had died and its run finished with nobody watching. With
+ * `resume`, the run was started to resume that session (`--resume`, named by its record).
  */
-async function finishedRun(member: Member, jobId: string, prompt: string): Promise<{ pid: number; runDir: string }> {
+async function finishedRun(member: Member, jobId: string, prompt: string, resume?: string): Promise<{ pid: number; runDir: string }> {
   let rec: { pid: number; runDir: string } | undefined;
   const outcome = await runAgent({
     transport: new LocalTransport(),
@@ -65,6 +66,7 @@ async function finishedRun(member: Member, jobId: string, prompt: string): Promi
       binary: member.agentBinary,
       permissionMode: member.permissionMode,
       trustWorkspace: member.trustWorkspace,
+      ...(resume ? { resumeSessionId: resume } : {}),
     }),
     env: member.agentEnv,
     prompt,
@@ -83,12 +85,13 @@ async function finishedRun(member: Member, jobId: string, prompt: string): Promi
           pid: String(h.pid),
           bootId: h.bootId,
           startTime: h.startTime,
+          ...(resume ? { resumeId: resume } : {}),
         });
         rec = { pid: h.pid, runDir: h.runDir };
       },
     },
   });
-  if (outcome.kind !== 'exited' || outcome.exitCode !== 0 || !rec) throw new Error(`finishedRun: ${JSON.stringify(outcome)}`);
+  if (outcome.kind !== 'exited' || (outcome.exitCode !== 0 && !resume) || !rec) throw new Error(`finishedRun: ${JSON.stringify(outcome)}`);
   return rec;
 }
 
@@ -354,6 +357,27 @@ describe('worker lifecycle', () => {
     expect(state.started()).toBe(1);
     expect(b.logs.some((l) => l.msg === 'adopting our own run left by a previous worker' && l.runState === 'gone')).toBe(true);
     await b.stop();
+  });
+
+  it('an adopted run that reported its resumed session stale, when the member no longer names that session, is retried fresh as stale_session', async () => {
+    const { member, state } = await fleet.addLocalMember('stale-adopted');
+    const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 2', resume: true, attempts: 3 });
+    // Attempt 1 resumed a session the agent does not know; its worker saw the report, cleared the
+    // member's session and died before it recorded the failure. The member names no session now.
+    const stale = '11111111-2222-4333-8444-666666666666';
+    await finishedRun(member, job.id ?? '', '@lines 2', stale);
+    const w = await fleet.startWorker();
+    const done = await fleet.waitJob(job.id ?? '');
+    // (BullMQ keeps the reason of the attempt that failed.)
+    expect(done.failedReason).toMatch(/^\[stale_session\] session 1111.* no longer exists/);
+    expect(await done.getState()).toBe('completed');
+    expect(done.returnvalue.attempts).toBe(2);
+    expect(done.data.resume).toBe(false);
+    expect(w.logs.some((l) => l.msg === 'adopting our own run left by a previous worker' && l.runState === 'gone')).toBe(true);
+    // The stale run and the fresh one.
+    expect(state.started()).toBe(2);
+    expect((await fleet.registry.getMember(member.id))?.sessionId).toBe(done.returnvalue.sessionId);
+    await w.stop();
   });
 
   it('adoption after the result line was already delivered still parses the result (agent lingering on its children)', async () => {

@@ -26,6 +26,8 @@ export interface RunRecord {
   /** Output bytes already published (resume point for an adopting attempt). */
   outOffset: number;
   adoptedFrom?: string;
+  /** The session the run was started to resume (`--resume`), if any: what its attempt reports stale. */
+  resumeId?: string;
 }
 
 /** What beginAttempt found. Only `ready` took the fence. */
@@ -52,6 +54,7 @@ export interface NewRun {
   attempt: number;
   workerId: string;
   runDir: string;
+  resumeId?: string;
 }
 
 export class FenceHeldError extends Error {
@@ -610,6 +613,7 @@ function decodeRun(memberId: string, h: Record<string, string> | undefined): Run
   if (h.bootId) r.bootId = h.bootId;
   if (h.startTime) r.startTime = h.startTime;
   if (h.adoptedFrom) r.adoptedFrom = h.adoptedFrom;
+  if (h.resumeId) r.resumeId = h.resumeId;
   return r;
 }
 
@@ -632,5 +636,6 @@ function newRunFields(memberId: string, rec: NewRun, now: number): string[] {
     String(now),
     'outOffset',
     '0',
+    ...(rec.resumeId ? ['resumeId', rec.resumeId] : []),
   ];
 }

@@ -191,6 +191,22 @@ describe('fence and run record transitions', () => {
     expect((await reg.listRuns()).length).toBe(0); // member not in the members set: not listed
   });
 
+  it('a run record names the session its run resumes, and keeps it when the run is adopted', async () => {
+    const m = await reg.addMember(local);
+    const T = 'jobS:1:w1';
+    await reg.acquireFence(m.id, T, 5_000);
+    expect(await reg.writeRun(m.id, T, { jobId: 'jobS', attempt: 1, workerId: 'w1', runDir: '/w/s', resumeId: 'sess-9' })).toBe('ok');
+    expect((await reg.getRun(m.id))?.resumeId).toBe('sess-9');
+    await reg.releaseFence(m.id, T);
+    await reg.acquireFence(m.id, 'jobS:1:w2', 5_000);
+    expect(await reg.adoptRun(m.id, T, 'jobS:1:w2', 'w2')).toBe(true);
+    expect(await reg.getRun(m.id)).toMatchObject({ token: 'jobS:1:w2', resumeId: 'sess-9' });
+    // A run that resumes nothing names no session.
+    expect(await reg.deleteRun(m.id, 'jobS:1:w2')).toBe(true);
+    expect(await reg.writeRun(m.id, 'jobS:1:w2', { jobId: 'jobS', attempt: 1, workerId: 'w2', runDir: '/w/s2' })).toBe('ok');
+    expect((await reg.getRun(m.id))?.resumeId).toBeUndefined();
+  });
+
   it('recordSuccess updates session and usage, deletes the run and releases the fence atomically', async () => {
     const m = await reg.addMember(local);
     const T = 'job9:1:w';

@@ -23,7 +23,8 @@ export type Begun = {
  * result when the job already succeeded; throws (or delays the job) for every other answer.
  */
 export async function begin(a: Attempt, runId: string, lastSeen: LastSeen): Promise<Begun | PromptJobResult> {
-  const seen = lastSeen.get(a.memberId);
+  // A resuming job's record names the member's session, known only once the fence is ours: writeRun.
+  const seen = a.job.data.resume ? undefined : lastSeen.get(a.memberId);
   const proposed = seen && {
     ...seen,
     run: { jobId: a.jobId, attempt: a.attempt, workerId: a.cfg.workerId, runDir: getOsCommands(seen.os).runDir(seen.workFolder, runId) },

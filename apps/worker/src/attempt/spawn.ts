@@ -23,11 +23,14 @@ export async function spawnOrAttach(
   const { member } = begun;
   const data = a.job.data;
   const runDir = adopt ? adopt.rec.runDir : t.os.runDir(member.workFolder, runId);
+  // The session the run resumes: an adopted run's own, as its record names it (the member's may have
+  // been cleared since by the worker that saw it reported stale).
+  const resumeId = adopt ? adopt.rec.resumeId : data.resume ? member.sessionId : undefined;
   if (adopt) a.spawned(adopt.handle);
   // Record first: written with the fence by beginAttempt, or now while the run directory is prepared
   // and awaited before the spawn (onPrepared). writeRun replaces a record of this token's own, so a
   // proposal whose run directory is not the one used here is corrected.
-  else if (begun.recordedRunDir !== runDir) a.recorded(writeRecord(a, runDir));
+  else if (begun.recordedRunDir !== runDir) a.recorded(writeRecord(a, runDir, resumeId));
 
   const offset = adopt?.rec.outOffset ?? 0;
   const sink = new OutputSink(a.registry, a.jobId, a.job, {
@@ -61,7 +64,6 @@ export async function spawnOrAttach(
       a.log.warn({ pid: a.handle?.pid, reason, drops }, 'stream dropped; reconnecting (the agent keeps running)'),
   };
   const common = { transport: t, hooks, signal: a.signal, killTimeoutMs: a.cfg.killTimeoutMs };
-  const resumeId = data.resume ? member.sessionId : undefined;
   if (adopt)
     return { outcome: await attachRun({ ...common, handle: adopt.handle, offset }), sink, runDir, workFolder: member.workFolder, resumeId };
   sink.event('state', 'starting');
@@ -77,8 +79,9 @@ export async function spawnOrAttach(
   return { outcome, sink, runDir, workFolder: member.workFolder, resumeId };
 }
 
-function writeRecord(a: Attempt, runDir: string): Promise<void> {
-  return a.registry.writeRun(a.memberId, a.fence, { jobId: a.jobId, attempt: a.attempt, workerId: a.cfg.workerId, runDir }).then((w) => {
+function writeRecord(a: Attempt, runDir: string, resumeId: string | undefined): Promise<void> {
+  const rec = { jobId: a.jobId, attempt: a.attempt, workerId: a.cfg.workerId, runDir, ...(resumeId ? { resumeId } : {}) };
+  return a.registry.writeRun(a.memberId, a.fence, rec).then((w) => {
     // Nothing runs yet: without the fence, leave the member as the same attempt.
     if (w === 'no_fence') throw new YieldMember("lost the member's fence before writing the run record");
     // An earlier worker of this attempt ended the run meanwhile: the attempt comes back, and
