@@ -129,14 +129,14 @@ describe('SSH drop mid-run (real sshd, connections killed)', () => {
   it('a run whose prompt write is cut by a drop is retried on a new connection: it starts once and ends', async () => {
     const before = m.state.started();
     const prompt = `@lines 2\n${'#'.repeat(3 << 20)}\n`;
-    // The connections are dropped 5 ms into the first prompt write (the chaos run's case: a drop
-    // just as a run starts).
+    // The connections are dropped 5 ms into the first prepare step, which carries the prompt (the
+    // chaos run's case: a drop just as a run starts).
     const t = m.transport;
-    const write = t.writeFile.bind(t);
+    const exec = t.exec.bind(t);
     let cuts = 0;
-    t.writeFile = (path, data, mode) => {
-      if (cuts++ === 0) setTimeout(() => m.sshd?.dropConnections(), 5);
-      return write(path, data, mode);
+    t.exec = (script, opts) => {
+      if (script.length > 3 << 20 && cuts++ === 0) setTimeout(() => m.sshd?.dropConnections(), 5);
+      return exec(script, opts);
     };
     try {
       const out = await Promise.race([
@@ -147,7 +147,7 @@ describe('SSH drop mid-run (real sshd, connections killed)', () => {
       expect(cuts).toBeGreaterThanOrEqual(2);
       expect(m.state.started() - before).toBe(1);
     } finally {
-      Reflect.deleteProperty(t, 'writeFile');
+      Reflect.deleteProperty(t, 'exec');
     }
   });
 });

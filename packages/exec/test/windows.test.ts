@@ -81,6 +81,16 @@ describe('windows scripts (text)', () => {
     expect(k).toMatch(/while \(\(Fleet-Alive \$P \$S\)/);
   });
 
+  it('the prepare step writes the prompt it carries (base64, no quote to escape) into the run directory, whole', () => {
+    const prompt = Buffer.from(`it's "quoted" $(calc)\r\n✓`);
+    const p = windows.prepareRunDirScript(hostileDir, `${hostileDir}\\.fleet\\runs\\j-1`, prompt);
+    expect(p).toContain(`$Prompt = '${prompt.toString('base64')}'`);
+    expect(p).toContain(`$W = 'C:\\Users\\it''s $(calc)\\work'`);
+    expect(p).toContain('[IO.File]::WriteAllBytes($tmp, [Convert]::FromBase64String($Prompt))');
+    expect(p.indexOf('FLEET_ERR:rundir_used')).toBeLessThan(p.indexOf('WriteAllBytes'));
+    expect(p).toMatch(/Move-Item -Force -LiteralPath \$tmp -Destination \(Join-Path \$D 'prompt'\)/);
+  });
+
   it('refuses NUL, non-numeric identities and run ids outside the runs folder', () => {
     expect(() => windows.startRunScript({ runDir: 'C:\\a', workFolder: 'C:\\a\0b', argv: ['x'] })).toThrow(/NUL/);
     expect(() => windows.killScript({ pid: 1, bootId: 'b', startTime: '1; calc', runDir: 'C:\\r' }, { timeoutMs: 1 })).toThrow();

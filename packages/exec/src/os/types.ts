@@ -47,8 +47,11 @@ export interface OsCommands {
   readonly shellArgv: readonly [string, ...string[]];
   runDir(workFolder: string, runId: string): string;
   joinPath(dir: string, name: string): string;
-  /** Creates the run directory (0700); fails with FLEET_ERR:workfolder_missing if the work folder does not exist. */
-  prepareRunDirScript(workFolder: string, runDir: string): string;
+  /**
+   * Creates the run directory (0700) and its prompt file (0600) in one control command; fails with
+   * FLEET_ERR:workfolder_missing if the work folder does not exist.
+   */
+  prepareRunDirScript(workFolder: string, runDir: string, prompt: Buffer): string;
   /** Starts a run (a control command): prints its FLEET_PID and FLEET_ID, or FLEET_ERR:<reason>. */
   startRunScript(opts: StartRunOptions): string;
   /**

@@ -129,7 +129,8 @@ export const unix: OsCommands = {
     return `${workFolder.replace(/\/+$/, '')}/.fleet/runs/${runId}`;
   },
   joinPath: (dir, name) => `${dir}/${name}`,
-  prepareRunDirScript: (workFolder, runDir) => sh('prepare-run-dir', [shQuote(workFolder, 'workFolder'), shQuote(runDir, 'runDir')]),
+  prepareRunDirScript: (workFolder, runDir, prompt) =>
+    sh('prepare-run-dir', [shQuote(workFolder, 'workFolder'), shQuote(runDir, 'runDir'), shQuote(prompt.toString('base64'), 'prompt')]),
   startRunScript,
   supervisorArgv: (opts) => ['sh', '-c', SH.supervisor, 'fleet-run', opts.runDir, ...agentCommand(opts)],
   spawnHelperScript: SH['spawn-helper'],

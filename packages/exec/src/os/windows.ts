@@ -82,8 +82,8 @@ export const windows: OsCommands = {
     return `${workFolder.replace(/[\\/]+$/, '')}\\.fleet\\runs\\${runId}`;
   },
   joinPath: (dir, name) => `${dir}\\${name}`,
-  prepareRunDirScript: (workFolder, runDir) =>
-    ps('prepare-run-dir', { W: psQuote(workFolder, 'workFolder'), D: psQuote(runDir, 'runDir') }),
+  prepareRunDirScript: (workFolder, runDir, prompt) =>
+    ps('prepare-run-dir', { W: psQuote(workFolder, 'workFolder'), D: psQuote(runDir, 'runDir'), Prompt: `'${prompt.toString('base64')}'` }),
   startRunScript,
   reattachScript,
   probeScript: (h) => ps('probe', handleVars(h)),

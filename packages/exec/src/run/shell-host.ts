@@ -32,12 +32,14 @@ export class ShellHost implements RunHost {
 
   async prepare(workFolder: string, runDir: string, prompt: string | Buffer, signal?: AbortSignal): Promise<'ok' | PrepareRefusal> {
     const os = this.transport.os;
-    const prep = await controlExec(this.transport, os.prepareRunDirScript(workFolder, runDir), RECONNECT, signal);
+    // The run's output channel opens meanwhile: its login shell is paid beside this step's.
+    this.transport.prepareStream();
+    const script = os.prepareRunDirScript(workFolder, runDir, typeof prompt === 'string' ? Buffer.from(prompt) : prompt);
+    const prep = await controlExec(this.transport, script, RECONNECT, signal);
     if (prep.includes('FLEET_ERR:workfolder_missing')) return 'workfolder_missing';
     // A run directory is started once: one holding a record (an earlier start, or a claim) is never reused.
     if (prep.includes('FLEET_ERR:rundir_used')) return 'rundir_used';
     if (!prep.includes('FLEET_OK')) return `cannot create run directory: ${prep.trim().slice(0, 300)}`;
-    await withBackoff(() => this.transport.writeFile(os.joinPath(runDir, 'prompt'), prompt, 0o600), isTransient, RECONNECT, signal);
     return 'ok';
   }
 

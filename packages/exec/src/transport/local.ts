@@ -80,6 +80,9 @@ export class LocalTransport implements Transport {
     }
   }
 
+  /** A local stream is a spawn: nothing to open ahead. */
+  prepareStream(): void {}
+
   async stream(script: string): Promise<StreamChannel> {
     const [cmd, ...args] = this.os.shellArgv;
     // detached: the wrapper gets its own process group so close() can stop it (and its tail) without

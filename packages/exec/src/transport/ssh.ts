@@ -43,9 +43,10 @@ function normalizeFingerprint(fp: string): string {
 }
 
 /**
- * One pooled SSH connection to a member: a control shell for short commands and run starts, SFTP
- * for files, and one exec channel per run's output stream. Reconnects with backoff when the connection is gone; never retries a
- * host-key or authentication failure.
+ * One pooled SSH connection to a member: a control shell for short commands and each run's prepare
+ * and start, and one exec channel per run's output stream (SFTP only for the member check's file).
+ * Reconnects with backoff when the connection is gone; never retries a host-key or authentication
+ * failure.
  */
 export class SshTransport implements Transport {
   readonly kind = 'ssh' as const;
@@ -59,9 +60,9 @@ export class SshTransport implements Transport {
   /** The server refused the SFTP subsystem on this connection: files go through the control shell. */
   private noSftp = false;
   /**
-   * An exec channel opened ahead of the next run's output stream: opening one pays the member's login
-   * shell, which would otherwise sit between a run's PID and its first line. Refilled after each
-   * stream; dropped with the connection.
+   * The exec channel of the next run's output stream, opened when that run is prepared: opening one
+   * pays the member's login shell, which is then paid beside the prepare and start steps instead of
+   * between the run's PID and its first line. Dropped with the connection.
    */
   private spare: { ch: Promise<ClientChannel>; closed: boolean } | undefined;
   private closed = false;
@@ -291,8 +292,8 @@ export class SshTransport implements Transport {
     await call('rename', (cb) => sftp.ext_openssh_rename(tmp, path, cb));
   }
 
-  private refillSpare(): void {
-    if (this.closed || this.spare || !this.client) return;
+  prepareStream(): void {
+    if (this.closed || (this.spare && !this.spare.closed)) return;
     const entry = { ch: this.openExec(this.os.shellCommand), closed: false };
     entry.ch.then(
       (c) => c.once('close', () => (entry.closed = true)),
@@ -313,7 +314,6 @@ export class SshTransport implements Transport {
 
   async stream(script: string): Promise<StreamChannel> {
     const ch = await this.takeChannel();
-    this.refillSpare();
     let exit: { code: number | null; signal?: string | undefined } | undefined;
     ch.on('exit', (code: number | null, signal?: string) => {
       exit = { code: code ?? null, signal };

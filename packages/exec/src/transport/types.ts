@@ -28,7 +28,10 @@ export interface Transport {
   readonly os: OsCommands;
   /** How runs are started, followed and killed on this member (see run/host.ts). */
   readonly host: RunHost;
-  /** How files reach the member: its own filesystem, SFTP, or the control shell where the server has no SFTP (known after a write). */
+  /**
+   * How `writeFile` reaches the member (the member check's probe; a run's prompt goes with its
+   * prepare step): its own filesystem, SFTP, or the control shell where the server has no SFTP.
+   */
   readonly filesVia: 'local' | 'sftp' | 'shell';
   /**
    * Runs a short script on the member's control shell. Throws TransportError if unreachable, and
@@ -39,6 +42,8 @@ export interface Transport {
   writeFile(path: string, data: Buffer | string, mode: number): Promise<void>;
   /** Starts a long-running script and streams its stdout. */
   stream(script: string): Promise<StreamChannel>;
+  /** A run will ask for a stream soon: its channel may be opened now, beside the run's other steps. */
+  prepareStream(): void;
   close(): Promise<void>;
 }
 
