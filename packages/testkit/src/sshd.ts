@@ -50,6 +50,11 @@ export type SshdOptions = {
   spawnDelayS?: number;
   /** false: no SFTP subsystem (hardened servers, minimal images). */
   sftp?: boolean;
+  /**
+   * Sessions get a HOME of their own whose rc files are empty: a member whose login shell does
+   * nothing (most servers' does little), instead of this machine's root with its own rc files.
+   */
+  plainHome?: boolean;
 };
 
 /**
@@ -89,6 +94,12 @@ export async function startSshd(opts: SshdOptions = {}): Promise<PrivateSshd> {
   }
   const slowRc = opts.loginDelayS || opts.spawnDelayS;
   if (slowRc) writeFileSync(join(d, 'slow-rc.sh'), `${rc.join('\n')}\n`);
+  const env = slowRc ? [`BASH_ENV=${join(d, 'slow-rc.sh')}`] : [];
+  if (opts.plainHome) {
+    mkdirSync(join(d, 'home'), { mode: 0o700 });
+    for (const f of ['.bashrc', '.profile']) writeFileSync(join(d, 'home', f), '');
+    env.push(`HOME=${join(d, 'home')}`);
+  }
   const writeCfg = (hostKey: string) =>
     writeFileSync(
       cfg,
@@ -109,7 +120,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<PrivateSshd> {
         'LogLevel ERROR',
         ...(opts.sftp === false ? [] : ['Subsystem sftp internal-sftp']),
         'ClientAliveInterval 0',
-        ...(slowRc ? [`SetEnv BASH_ENV=${join(d, 'slow-rc.sh')}`] : []),
+        ...(env.length > 0 ? [`SetEnv ${env.join(' ')}`] : []),
         '',
       ].join('\n'),
     );
