@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { isAlive, waitFor } from '@fleet/testkit';
 import { describe, expect, it } from 'vitest';
 import { getProvider } from '../src/providers/index';
@@ -137,6 +137,59 @@ describe.each<Kind>(['local', 'local-proc', 'ssh'])('runAgent over %s', (kind) =
     expect(received.length).toBe(1);
     expect(received[0]?.equals(prompt)).toBe(true);
     expect(() => readFileSync('/tmp/fleet-pwned')).toThrow();
+  });
+
+  it('while a run is followed over a shell, its end is awaited on the run lock, not polled; the agent holds no handle on that lock', async () => {
+    const id = runId();
+    const lock = `${m.transport.os.runDir(m.workFolder, id)}/lock`;
+    const procs = () =>
+      readdirSync('/proc')
+        .filter((n) => /^\d+$/.test(n))
+        .flatMap((p) => {
+          try {
+            const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+            return [{ pid: Number(p), ppid, argv: readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0') }];
+          } catch {
+            return [];
+          }
+        });
+    const samples: Array<{ waiting: boolean; polls: number; agentHolds: boolean }> = [];
+    let sampling: Promise<void> | undefined;
+    const sample = async () => {
+      for (let i = 0; i < 10; i++, await new Promise((r) => setTimeout(r, 50))) {
+        const all = procs();
+        const waiters = all.filter((p) => p.argv[0] === 'flock' && p.argv.includes(lock));
+        const polls = all.filter((p) => p.argv[0] === 'sleep' && waiters.some((w) => w.ppid === p.ppid)).length;
+        const agentHolds = m.state.live().some((a) => {
+          try {
+            return readdirSync(`/proc/${a}/fd`).some((fd) => readlinkSync(`/proc/${a}/fd/${fd}`) === lock);
+          } catch {
+            return false;
+          }
+        });
+        samples.push({ waiting: waiters.length === 1, polls, agentHolds });
+      }
+    };
+    const out = await runAgent({
+      transport: m.transport,
+      runId: id,
+      workFolder: m.workFolder,
+      argv: m.agentArgv(),
+      env: m.env,
+      prompt: '@lines 1\n@sleep 1.5\n@lines 1\n',
+      hooks: {
+        onLine: () => {
+          sampling ??= sample();
+        },
+      },
+    });
+    await sampling;
+    expect(out.kind).toBe('exited');
+    expect(samples.length).toBe(10);
+    expect(samples.every((x) => !x.agentHolds)).toBe(true);
+    // Local runs are followed in process (no watcher); over SSH the watcher waits in flock.
+    if (kind === 'ssh') expect(samples.every((x) => x.waiting && x.polls === 0)).toBe(true);
   });
 
   it('kills what the agent left running in its session when it exits', async () => {

@@ -42,6 +42,8 @@ fleet_run() {
       exec setsid "$@" < "$d/prompt" > "$d/out" 2>&1
     ) &
     a=$!
+    # The run's lock, held by W alone until it has appended the exit code (see supervisor.sh).
+    command exec 9>"$d/lock" && command -v flock >/dev/null 2>&1 && flock -n -x 9
     wait $a; x=$?
     l=
     { read -r l < "$d/pid"; } 2>/dev/null

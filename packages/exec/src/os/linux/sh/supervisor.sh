@@ -12,5 +12,8 @@ fleet_f() {
 { read -r b < /proc/sys/kernel/random/boot_id; read -r l < /proc/$$/stat; } 2>/dev/null
 fleet_f "$l"
 set -C; echo "$$:$b:$s" > "$d/pid" || exit 96; set +C
-"$@" < "$d/prompt" > "$d/out" 2>&1; c=$?
+# The run's lock, held by this process alone while it lives (the agent does not inherit it): a
+# reader blocks on it instead of polling (reattach.sh). Without flock, or if it fails, readers poll.
+command exec 9>"$d/lock" && command -v flock >/dev/null 2>&1 && flock -n -x 9
+"$@" < "$d/prompt" > "$d/out" 2>&1 9>&-; c=$?
 echo "$c" >> "$d/pid"
