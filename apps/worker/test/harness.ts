@@ -35,6 +35,8 @@ export interface Fleet {
   jobs: FleetJobs;
   dir: string;
   startWorker(env?: Record<string, string>): Promise<WorkerProc>;
+  /** Stops every worker started so far: one a failed test left must not take the next test's jobs. */
+  stopWorkers(): Promise<void>;
   /** `spec` overrides the member's fields (provider, agentBinary, agentEnv…). */
   addLocalMember(name?: string, spec?: Record<string, unknown>): Promise<{ member: Member; state: AgentState }>;
   addSshMember(sshd: PrivateSshd, name?: string): Promise<{ member: Member; state: AgentState }>;
@@ -128,6 +130,9 @@ export async function startFleet(opts: { redisUrl?: string } = {}): Promise<Flee
       });
       if (child.exitCode !== null) throw new Error(`worker exited at start: ${err}`);
       return p;
+    },
+    async stopWorkers() {
+      await Promise.all(procs.map((p) => p.stop()));
     },
     addLocalMember: (name = 'local', spec = {}) => member({ name, transport: 'local', ...spec }),
     addSshMember: (sshd, name = 'ssh') =>

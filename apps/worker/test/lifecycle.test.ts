@@ -6,7 +6,7 @@ import { LocalTransport, type RunOutcome, getProvider, runAgent } from '@fleet/e
 import { encodeResult } from '@fleet/core';
 import type { Member } from '@fleet/registry';
 import { type PrivateSshd, isAlive, startSshd, waitFor } from '@fleet/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Fleet, startFleet } from './harness';
 
 /** A run record left by an attempt whose worker is gone (job `<memberId>.…<tag>`, attempt 1). */
@@ -130,6 +130,7 @@ beforeAll(async () => {
   fleet = await startFleet();
   sshd = await startSshd();
 });
+afterEach(() => fleet.stopWorkers());
 afterAll(async () => {
   await fleet.close();
   await sshd.stop();
@@ -243,23 +244,25 @@ describe('worker lifecycle', () => {
   });
 
   it('a run aborted before its PID came back (a slow spawn) is claimed, not dropped: its late start never runs', async () => {
-    // The run's session starts 4 s late (a slow `setsid`): the start gives up after 2 s, and the
-    // inactivity abort (1 s) comes while it waits. That run must not be dropped as "never started"
-    // and then start: it is claimed (or its run found and killed), and the late spawn never runs.
-    const slow = await startSshd({ spawnDelayS: 4 });
+    // The run's session starts late (its `setsid` held until the job has failed): the start gives
+    // up waiting for it, and the inactivity abort (1 s) comes while it waits. That run must not be
+    // dropped as "never started" and then start: it is claimed, and the late spawn never runs.
+    const slow = await startSshd({ spawnGate: true });
     try {
       const { member, state } = await fleet.addSshMember(slow, 'slow-spawn');
       const w = await fleet.startWorker();
       const warm = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1' });
       expect(await (await fleet.waitJob(warm.id ?? '')).getState()).toBe('completed');
-      slow.setSpawnDelay(true);
+      slow.holdSpawns(true);
       const started = state.started();
       const job = await fleet.jobs.enqueue(member.id, { prompt: '@lines 1\n@sleep 20', inactivityTimeoutS: 1, attempts: 1 });
       const done = await fleet.waitJob(job.id ?? '', 60_000);
       expect(await done.getState()).toBe('failed');
       expect(done.failedReason).toMatch(/^\[timeout\]/);
-      // Past the moment the late start lands: it never ran an agent, none runs now.
-      await new Promise((r) => setTimeout(r, 6_000));
+      // The late start lands: it never runs an agent, none runs now.
+      slow.holdSpawns(false);
+      await waitFor(() => slow.spawnsLetGo() >= 1, { what: 'the held spawn to go on' });
+      await new Promise((r) => setTimeout(r, 2_000));
       expect(state.live()).toEqual([]);
       expect(state.started()).toBe(started);
       expect(await fleet.registry.getRun(member.id)).toBeUndefined();

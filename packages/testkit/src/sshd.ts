@@ -22,8 +22,10 @@ export interface PrivateSshd {
   connectionCount(): number;
   /** With `loginDelayS`: turn the slow login on or off for the sessions that start from now on. */
   setLoginDelay(on: boolean): void;
-  /** With `spawnDelayS`: turn the slow `setsid` on or off (for sessions started after the sshd). */
-  setSpawnDelay(on: boolean): void;
+  /** With `spawnGate`: hold every `setsid` from now on, or let the held ones (and later ones) go. */
+  holdSpawns(on: boolean): void;
+  /** With `spawnGate`: how many held `setsid`s have been let go so far. */
+  spawnsLetGo(): number;
   /** Restart with a different host key (to test pinning). */
   rotateHostKey(): Promise<string>;
   stop(): Promise<void>;
@@ -44,10 +46,10 @@ export type SshdOptions = {
    */
   loginDelayS?: number;
   /**
-   * `setsid` (which starts every run's session) first sleeps this long while setSpawnDelay(true):
-   * a spawn that lands late, after the start gave up waiting for it. Off at start.
+   * `setsid` (which starts every run's session) waits while holdSpawns(true): a spawn that lands
+   * late, however long the start waited for it. Not held at start.
    */
-  spawnDelayS?: number;
+  spawnGate?: boolean;
   /** false: no SFTP subsystem (hardened servers, minimal images). */
   sftp?: boolean;
   /**
@@ -75,24 +77,25 @@ export async function startSshd(opts: SshdOptions = {}): Promise<PrivateSshd> {
   // Unset first: the shells the rc files start (pyenv's, for one) must not sleep again. The delay
   // applies while the flag file exists (setLoginDelay).
   const delayFlag = join(d, 'login-delay');
-  const spawnFlag = join(d, 'spawn-delay');
+  const spawnFlag = join(d, 'spawn-hold');
+  const letGo = join(d, 'spawns-let-go');
   const rc: string[] = ['unset BASH_ENV'];
   if (opts.loginDelayS) {
     rc.push(`if [ -e '${delayFlag}' ]; then sleep ${Number(opts.loginDelayS)}; fi`);
     writeFileSync(delayFlag, '');
   }
-  if (opts.spawnDelayS) {
+  if (opts.spawnGate) {
     // A `setsid` ahead of the real one on the sessions' PATH.
     mkdirSync(join(d, 'bin'));
     const setsid = (await run('sh', ['-c', 'command -v setsid'])).out.trim();
     writeFileSync(
       join(d, 'bin', 'setsid'),
-      `#!/bin/sh\nif [ -e '${spawnFlag}' ]; then sleep ${Number(opts.spawnDelayS)}; fi\nexec ${setsid} "$@"\n`,
+      `#!/bin/sh\nif [ -e '${spawnFlag}' ]; then\n  while [ -e '${spawnFlag}' ]; do sleep 0.05; done\n  echo >> '${letGo}'\nfi\nexec ${setsid} "$@"\n`,
       { mode: 0o755 },
     );
     rc.push(`PATH='${join(d, 'bin')}':$PATH; export PATH`);
   }
-  const slowRc = opts.loginDelayS || opts.spawnDelayS;
+  const slowRc = opts.loginDelayS || opts.spawnGate;
   if (slowRc) writeFileSync(join(d, 'slow-rc.sh'), `${rc.join('\n')}\n`);
   const env = slowRc ? [`BASH_ENV=${join(d, 'slow-rc.sh')}`] : [];
   if (opts.plainHome) {
@@ -157,9 +160,16 @@ export async function startSshd(opts: SshdOptions = {}): Promise<PrivateSshd> {
       if (on) writeFileSync(delayFlag, '');
       else rmSync(delayFlag, { force: true });
     },
-    setSpawnDelay(on: boolean) {
+    holdSpawns(on: boolean) {
       if (on) writeFileSync(spawnFlag, '');
       else rmSync(spawnFlag, { force: true });
+    },
+    spawnsLetGo() {
+      try {
+        return readFileSync(letGo, 'utf8').split('\n').length - 1;
+      } catch {
+        return 0;
+      }
     },
     dropConnections() {
       const procs = sessionProcs();
