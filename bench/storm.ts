@@ -6,12 +6,14 @@ import { rawExec } from './raw-ssh';
 import { benchStack, waitUntil } from './stack';
 
 /**
- * Each run: numbered lines, one every 0.1 s, each with the ms it was printed, until the bench creates
- * `stop` (at most 10 min); then `end <count>`. So every run is still going at the cut, however slowly
- * the fleet started, and the bench knows how many lines each printed.
+ * Each run: numbered lines, one every 0.1 s, until the bench creates `stop` (at most 10 min); then
+ * `end <count>`. So every run is still going at the cut, however slowly the fleet started, and the
+ * bench knows how many lines each printed. A line printed once `cut` exists says `after`. One perl
+ * process with no fork per line, as an agent prints: 200 shell loops forking `sleep` would load
+ * this machine's cores more than the storm does.
  */
-const script = (stop: string) =>
-  `i=0; while [ ! -e '${stop}' ] && [ $i -lt 6000 ]; do echo "line $i $(date +%s%3N)"; i=$((i + 1)); sleep 0.1; done; echo "end $i"`;
+const script = (stop: string, cut: string) =>
+  `exec perl -e '$| = 1; my $i = 0; while (!-e $ARGV[0] && $i < 6000) { print "line $i ", (-e $ARGV[1] ? "after" : "before"), "\\n"; $i++; select(undef, undef, undef, 0.1) } print "end $i\\n"' '${stop}' '${cut}'`;
 
 /**
  * A reconnect storm: `n` SSH members each running a job, then every SSH connection cut at once
@@ -27,10 +29,11 @@ export async function benchStorm(): Promise<BenchRow[]> {
   const s = await benchStack({ sshd: { plainHome: true } });
   const tmp = tempDir('fleet-storm-');
   const stop = join(tmp.path, 'stop');
+  const cutFile = join(tmp.path, 'cut');
   try {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) ids.push((await s.sshMember(`storm-${i}`)).id);
-    const jobs = await Promise.all(ids.map((id) => s.jobs.enqueue(id, { prompt: script(stop), attempts: 1 })));
+    const jobs = await Promise.all(ids.map((id) => s.jobs.enqueue(id, { prompt: script(stop, cutFile), attempts: 1 })));
     const describe = async (id: string) => {
       const job = await s.jobs.getJob(id);
       return `${id} ${await job?.getState()}${job?.failedReason ? ` (${job.failedReason})` : ''}`;
@@ -53,14 +56,16 @@ export async function benchStorm(): Promise<BenchRow[]> {
       (await s.redis.xrange(s.registry.keys.output(jobId), '-', '+'))
         .filter(([, f]) => f[1] === 'output')
         .map(([id, f]) => {
-          const [word, k, printed] = (f[3] ?? '').split(' ');
-          return { at: Number(id.split('-')[0]), word, k: Number(k), printed: Number(printed) };
+          const [word, k, when] = (f[3] ?? '').split(' ');
+          return { at: Number(id.split('-')[0]), word, k: Number(k), after: when === 'after' };
         });
     const cut = Date.now();
     const cutCount = sshd.dropConnections();
+    // After the cut: a line marked `after` was printed after it.
+    writeFileSync(cutFile, '');
     // Every run back: a line printed after the cut is in Redis. Then the runs may end.
     const firstAfterCut = async () =>
-      Promise.all(jobs.map(async (j) => (await lines(j.id ?? '')).find((l) => l.word === 'line' && l.printed > cut)));
+      Promise.all(jobs.map(async (j) => (await lines(j.id ?? '')).find((l) => l.word === 'line' && l.after)));
     await waitUntil(
       async () => (await firstAfterCut()).every(Boolean),
       300_000,
