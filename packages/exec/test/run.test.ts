@@ -156,9 +156,15 @@ describe.each<Kind>(['local', 'local-proc', 'ssh'])('runAgent over %s', (kind) =
         });
     const samples: Array<{ waiting: boolean; polls: number; agentHolds: boolean }> = [];
     let sampling: Promise<void> | undefined;
+    const look = () => {
+      const all = procs();
+      return { all, waiters: all.filter((p) => p.argv[0] === 'flock' && p.argv.includes(lock)) };
+    };
     const sample = async () => {
+      // The watcher forks in the background of the reattach: on a loaded machine it may be a moment.
+      if (kind === 'ssh') await waitFor(() => look().waiters.length === 1, { what: 'the watcher to wait on the lock', timeoutMs: 5_000 });
       for (let i = 0; i < 10; i++, await new Promise((r) => setTimeout(r, 50))) {
-        const all = procs();
+        const { all } = look();
         const waiters = all.filter((p) => p.argv[0] === 'flock' && p.argv.includes(lock));
         const polls = all.filter((p) => p.argv[0] === 'sleep' && waiters.some((w) => w.ppid === p.ppid)).length;
         const agentHolds = m.state.live().some((a) => {
@@ -177,7 +183,8 @@ describe.each<Kind>(['local', 'local-proc', 'ssh'])('runAgent over %s', (kind) =
       workFolder: m.workFolder,
       argv: m.agentArgv(),
       env: m.env,
-      prompt: '@lines 1\n@sleep 1.5\n@lines 1\n',
+      // Long enough for the samples on a loaded machine.
+      prompt: '@lines 1\n@sleep 6\n@lines 1\n',
       hooks: {
         onLine: () => {
           sampling ??= sample();
