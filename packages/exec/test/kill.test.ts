@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { isAlive, pidIn, procStat, waitFor } from '@fleet/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunHandle } from '../src/identity';
@@ -39,6 +41,23 @@ describe.each<Kind>(['local', 'local-proc', 'ssh'])('killRun over %s', (kind) =>
     const outcome = await done;
     expect(['lost', 'exited']).toContain(outcome.kind);
     expect(outcome.kind).toBe('lost'); // killed from outside: no exit code, never an "exit 0"
+  });
+
+  it('kills a process whose name holds a newline and a stat line naming another PID, and never that other PID', async () => {
+    const victim = spawn('sleep', ['120'], { detached: true, stdio: 'ignore' });
+    try {
+      const { handle, done } = await startLong(m, `@spoof-name ${victim.pid}\n@sleep 120\n`);
+      await waitFor(() => pidIn(m.state.dir, 'spoof.pid') > 0, { what: 'the oddly named child' });
+      const spoof = pidIn(m.state.dir, 'spoof.pid');
+      await waitFor(() => readFileSync(`/proc/${spoof}/comm`, 'utf8').startsWith('\n'), { what: 'its name set' });
+      const report = await killRun(m.transport, handle);
+      expect(report.result).toBe('killed');
+      expect(isAlive(spoof), 'the oddly named child').toBe(false);
+      expect(isAlive(victim.pid ?? 0), 'the process its name points at').toBe(true);
+      await done;
+    } finally {
+      victim.kill('SIGKILL');
+    }
   });
 
   it('never kills a PID whose start time does not match (PID reuse) and reports identity_mismatch', async () => {
