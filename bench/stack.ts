@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApi } from '@fleet/api';
 import { FleetJobs, Registry } from '@fleet/registry';
@@ -28,7 +28,9 @@ export async function benchStack(
     FLEET_LOG_LEVEL: 'silent',
     ...opts.env,
   };
-  const log = createLogger('silent');
+  // FLEET_BENCH_LOG=<file>: the worker's and API's logs (info and up) go there, to see where a stuck bench is.
+  const logFile = process.env.FLEET_BENCH_LOG;
+  const log = logFile ? createLogger('info', {}, createWriteStream(logFile, { flags: 'a' })) : createLogger('silent');
   const worker = new FleetWorker(loadConfig(env), log);
   await worker.start();
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
