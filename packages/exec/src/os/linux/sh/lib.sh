@@ -70,9 +70,11 @@ fleet_classify() {
 
 # Streams the run's output from byte OFF while W (a process that lives exactly as long as the run)
 # lives; `tail --pid` does a final read when W is gone, so every byte written before the end is
-# delivered. Then the nonce'd end marker with the exit code from the record (or `none`).
+# delivered. Then the nonce'd end marker with the exit code from the record (or `none`). tail looks
+# for W (and, without inotify, at the file) every 0.1 s, the output's own batching interval: each
+# look is a wakeup per followed run, which a host following many runs pays many times over.
 fleet_stream() {
-  tail -c +$((OFF + 1)) -f --pid="$W" -s 0.01 "$D/out" 2>/dev/null
+  tail -c +$((OFF + 1)) -f --pid="$W" -s 0.1 "$D/out" 2>/dev/null
   wait "$W" 2>/dev/null
   fleet_exit
   C=$FX
