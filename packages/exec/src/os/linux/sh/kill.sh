@@ -16,31 +16,19 @@ esac
 # A live leader's waiter goes first: killed after the leader, it would record the kill's 137 as
 # the agent's exit code.
 fleet_waiter && ! fleet_exit && kill -KILL "$WP" 2>/dev/null
-# One awk reads every /proc/<pid>/stat whole (getline: a process gone meanwhile is skipped; a
-# newline in a process's name is part of its name, the PID comes from the path) and prints the
-# targets with their descendants, space-separated: a shell loop's one-byte reads of every process
-# cost far more on a busy host.
+# The targets and their descendants, space-separated, from one read of the process table (read
+# first: a failed read must not pass for an empty table).
 fleet_targets() {
+  L=$(fleet_procs) || { echo "FLEET_KILL_ERR:scan_failed"; exit 0; }
   # shellcheck disable=SC2016 # awk's own $ fields
-  T=$(awk -v P="$P" -v S="$S" -v me="$$" '
-    BEGIN {
-      for (i = 1; i < ARGC; i++) {
-        f = ARGV[i]; l = ""; k = 0
-        while ((getline x < f) > 0) l = k++ ? l "\n" x : x
-        close(f)
-        if (k == 0) continue
-        q = substr(f, 7); sub(/\/stat$/, "", q)
-        if (q == me) continue
-        r = l
-        while ((j = index(r, ") ")) > 0) r = substr(r, j + 2)
-        if (split(r, a, " ") < 20 || a[1] ~ /^[ZXx]$/) continue
-        par[q] = a[2]
-        if (q == P) { if (a[20] == S) t[q] = 1 }
-        else if ((a[4] == P || a[3] == P) && a[20] + 0 >= S + 0) t[q] = 1
-      }
+  T=$(printf '%s\n' "$L" | awk -v P="$P" -v S="$S" '
+    { par[$1] = $2
+      if ($1 == P) { if ($5 == S) t[$1] = 1 }
+      else if (($4 == P || $3 == P) && $5 + 0 >= S + 0) t[$1] = 1 }
+    END {
       do { ch = 0; for (q in par) if (!(q in t) && (par[q] in t)) { t[q] = 1; ch = 1 } } while (ch)
       for (q in t) printf "%s ", q
-    }' /proc/[0-9]*/stat) || { echo "FLEET_KILL_ERR:scan_failed"; exit 0; }
+    }') || { echo "FLEET_KILL_ERR:scan_failed"; exit 0; }
 }
 i=0; first=
 while :; do

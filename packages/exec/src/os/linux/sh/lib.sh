@@ -1,6 +1,7 @@
 # Shared functions, put ahead of the scripts that use them (never run alone). Process identity is
 # boot id + /proc/<pid>/stat field 22 (start time in clock ticks); a zombie counts as dead (PID 1
-# here can take seconds to reap an orphan, and `kill -0` succeeds on it). Builtins only: no fork.
+# here can take seconds to reap an orphan, and `kill -0` succeeds on it). Builtins only, but for
+# the process table's one awk (fleet_procs).
 # The callers set D (run dir), and for a run's leader P (pid), S (start time), B (boot id).
 # shellcheck disable=SC2034 # FS_* are the parsed stat fields; each caller reads the ones it needs
 
@@ -15,6 +16,29 @@ fleet_stat() {
   FS_STATE=$1; FS_PPID=$2; FS_PGRP=$3; FS_SID=$4
   shift 19
   FS_START=$1
+}
+
+# fleet_procs: every live process but this shell, one line each: `pid ppid pgrp sid start`. One awk
+# reads every /proc/<pid>/stat whole (getline: a process gone meanwhile is skipped; a newline in a
+# process's name is part of its name, and the PID comes from the path): dash's `read` takes a file
+# a byte per system call, which over a busy host's process table costs far more. Fails without awk.
+fleet_procs() {
+  # shellcheck disable=SC2016 # awk's own $ fields
+  awk -v me="$$" '
+    BEGIN {
+      for (i = 1; i < ARGC; i++) {
+        f = ARGV[i]; l = ""; k = 0
+        while ((getline x < f) > 0) l = k++ ? l "\n" x : x
+        close(f)
+        if (k == 0) continue
+        q = substr(f, 7); sub(/\/stat$/, "", q)
+        if (q == me) continue
+        r = l
+        while ((j = index(r, ") ")) > 0) r = substr(r, j + 2)
+        if (split(r, a, " ") < 20 || a[1] ~ /^[ZXx]$/) continue
+        print q, a[2], a[3], a[4], a[20]
+      }
+    }' /proc/[0-9]*/stat
 }
 
 # fleet_alive PID START: the process is there, not a zombie, and is the one that started at START.

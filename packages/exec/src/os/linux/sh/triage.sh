@@ -3,15 +3,9 @@
 # still has the pid as its session or group id, else 0> for each.
 # IDS: the process group and session ids of every live process.
 fleet_ids() {
-  IDS=" "
-  for f in /proc/[0-9]*/stat; do
-    fleet_l=
-    { read -r fleet_l < "$f"; } 2>/dev/null || continue
-    # shellcheck disable=SC2086 # split the stat fields on purpose
-    set -- ${fleet_l##*) }
-    case $1 in Z|X|x) continue;; esac
-    IDS="$IDS$3 $4 "
-  done
+  L=$(fleet_procs) || { echo "FLEET_TRIAGE_ERR:scan_failed"; exit 0; }
+  # shellcheck disable=SC2016 # awk's own $ fields
+  IDS=" $(printf '%s\n' "$L" | awk '{ printf "%s %s ", $3, $4 }')"
 }
 fleet_triage() {
   P=$2; S=$3; B=$4
