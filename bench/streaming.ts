@@ -59,11 +59,12 @@ async function bigRun(): Promise<BenchRow> {
     const start = rss();
     // The peak of each half of the run, by lines read: flat memory peaks alike in both halves, memory
     // held per line read grows from one half to the next.
-    const peaks = [start, start];
+    let first = start;
+    let second = start;
     const progress = { lines: 0 };
     const sampler = setInterval(() => {
-      const half = progress.lines < BIG / 2 ? 0 : 1;
-      peaks[half] = Math.max(peaks[half] ?? 0, rss());
+      if (progress.lines < BIG / 2) first = Math.max(first, rss());
+      else second = Math.max(second, rss());
     }, 250);
     const job = await s.jobs.enqueue(m.id, { prompt: `yes ${LINE} | head -n ${BIG}`, attempts: 1 });
     const t0 = performance.now();
@@ -81,7 +82,6 @@ async function bigRun(): Promise<BenchRow> {
     const catMs = performance.now() - c0;
     await t.close();
     if (catLines !== BIG) throw new Error(`cat: ${catLines} of ${BIG} lines`);
-    const [first = start, second = start] = peaks;
     const peak = Math.max(first, second);
     const growth = peak - start;
     return {
