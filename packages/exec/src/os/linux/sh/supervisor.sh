@@ -2,7 +2,7 @@
 # $1 the run dir, $2… the agent's command. It records `pid:bootId:startTime` as line 1 of the run's
 # record, runs the agent with the prompt on stdin and output to a file (a dropped SSH link cannot
 # SIGPIPE it), then appends the exit code as line 2. Each line is one builtin's single write(2); a
-# reader takes a line only when complete. noclobber: a run another attempt claimed as never
+# reader takes a line only when complete; line 1 also goes to stdout. noclobber: a run another attempt claimed as never
 # started (claim-run.sh) must never start.
 d=$1; shift
 fleet_f() {
@@ -12,6 +12,9 @@ fleet_f() {
 { read -r b < /proc/sys/kernel/random/boot_id; read -r l < /proc/$$/stat; } 2>/dev/null
 fleet_f "$l"
 set -C; echo "$$:$b:$s" > "$d/pid" || exit 96; set +C
+# The same line on stdout, which the start (start-run.sh) reads to its end: then stdout is let go.
+# A reader gone meanwhile must not end the run: SIGPIPE is ignored for this one write.
+trap '' PIPE; echo "$$:$b:$s"; trap - PIPE; exec >/dev/null
 # The run's lock, held by this process alone while it lives (the agent does not inherit it): a
 # reader blocks on it instead of polling (reattach.sh). Without flock, or if it fails, readers poll.
 command exec 9>"$d/lock" && command -v flock >/dev/null 2>&1 && flock -n -x 9
