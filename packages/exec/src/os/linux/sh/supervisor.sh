@@ -2,8 +2,8 @@
 # $1 the run dir, $2… the agent's command. It records `pid:bootId:startTime` as line 1 of the run's
 # record, runs the agent with the prompt on stdin and output to a file (a dropped SSH link cannot
 # SIGPIPE it), then appends the exit code as line 2. Each line is one builtin's single write(2); a
-# reader takes a line only when complete; line 1 also goes to stdout. noclobber: a run another attempt claimed as never
-# started (claim-run.sh) must never start.
+# reader takes a line only when complete. Line 1 also goes to stdout, for the start. noclobber: a
+# run another attempt claimed as never started (claim-run.sh) must never start.
 d=$1; shift
 fleet_f() {
   # shellcheck disable=SC2086 # split the stat fields on purpose
