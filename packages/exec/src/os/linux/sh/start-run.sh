@@ -12,15 +12,15 @@ command -v setsid >/dev/null 2>&1 || { echo "FLEET_ERR:setsid_missing"; exit 97;
 # The supervisor prints its record's line 1 and then lets go of its stdout: the command substitution
 # ends there (the supervisor runs on in the background), without a poll.
 PL=$(setsid sh -c "$SUP" fleet-run "$D" "$@" </dev/null 2>/dev/null &)
-# No line: the supervisor never started, or ended first. The record decides; with none, the run is
-# claimed (as claim-run.sh does), so a spawn that lands later can never start: the answer is final.
+# No line: the supervisor is gone, having written its record or not. The record decides; with none,
+# the run is claimed (as claim-run.sh does), so nothing can start there later: the answer is final.
 case $PL in *:*:*) ;; *)
   { read -r PL < "$D/pid"; } 2>/dev/null || PL=
-  case $PL in *:*:*) ;; *)
-    [ "$PL" = abandoned ] && { echo "FLEET_ERR:abandoned"; exit 97; }
-    ( set -C; echo abandoned > "$D/pid" ) 2>/dev/null && { echo "FLEET_ERR:spawn_failed"; exit 97; }
-    { read -r PL < "$D/pid"; } 2>/dev/null || PL=
-    case $PL in *:*:*) ;; *) echo "FLEET_ERR:spawn_failed"; exit 97;; esac;;
+  case $PL in
+    *:*:*) ;;
+    abandoned) echo "FLEET_ERR:abandoned"; exit 97;;
+    *) ( set -C; echo abandoned > "$D/pid" ) 2>/dev/null || { echo "FLEET_ERR:abandoned"; exit 97; }
+       echo "FLEET_ERR:spawn_failed"; exit 97;;
   esac;;
 esac
 echo "FLEET_PID:${PL%%:*}"
