@@ -37,3 +37,30 @@ describe('control shell behind a slow login (real sshd)', () => {
     }
   }, 30_000);
 });
+
+/** Each command runs in a subshell of the control shell: what one does to its shell is gone for the next. */
+describe('control shell commands (real sshd)', () => {
+  let sshd: PrivateSshd;
+  beforeAll(async () => {
+    sshd = await startSshd({ plainHome: true });
+  });
+  afterAll(async () => {
+    await sshd.stop();
+  });
+
+  it("a command's exit, directory, variables and stdin reads do not reach the next one; stderr is in its output", async () => {
+    const t = sshTransport(sshd);
+    try {
+      const home = (await t.exec('pwd')).output;
+      expect(await t.exec('cd /; X=set; set -- a b; trap "echo trapped" EXIT; exit 3')).toEqual({ output: 'trapped\n', code: 3 });
+      expect((await t.exec('pwd; echo "$X" $#')).output).toBe(`${home} 0\n`);
+      // stdin is /dev/null: a command reading it cannot eat the commands that follow.
+      expect(await t.exec('cat; read -r l; echo "read $?"')).toEqual({ output: 'read 1\n', code: 0 });
+      expect(await t.exec('echo out; echo err >&2')).toEqual({ output: 'out\nerr\n', code: 0 });
+      expect((await t.exec('exec echo replaced')).output).toBe('replaced\n');
+      expect((await t.exec('echo still')).output).toBe('still\n');
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
+});

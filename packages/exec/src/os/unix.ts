@@ -147,8 +147,8 @@ export const unix: OsCommands = {
   writeFileScript,
   claimRunScript: (runDir) => sh('claim-run', [shQuote(runDir, 'runDir')]),
   controlFrame(script, endTag) {
-    // The script travels as a here-document whose delimiter carries the nonce'd tag: nothing in the
-    // script can end it early, nothing of it shows in ps, and there is no argument-size limit.
-    return `sh -s <<'${endTag}_EOF' 2>&1\n${script}\n${endTag}_EOF\nprintf '\\n%s:%s\\n' '${endTag}' "$?"\n`;
+    // The script runs in a subshell of the control shell: a fork, not a shell to exec. Its stdin is
+    // /dev/null, so nothing it runs can read the commands that follow; nothing of it shows in ps.
+    return `(\n${script}\n) </dev/null 2>&1\nprintf '\\n%s:%s\\n' '${endTag}' "$?"\n`;
   },
 };
