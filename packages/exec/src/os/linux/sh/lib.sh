@@ -18,7 +18,7 @@ fleet_stat() {
   FS_START=$1
 }
 
-# fleet_procs: every live process but this shell, one line each: `pid ppid pgrp sid start`. One awk
+# fleet_procs: every live process but the shell $$ names, one line each: `pid ppid pgrp sid start`. One awk
 # reads every /proc/<pid>/stat whole (getline: a process gone meanwhile is skipped; a newline in a
 # process's name is part of its name, and the PID comes from the path): dash's `read` takes a file
 # a byte per system call, which over a busy host's process table costs far more. Fails without awk.
@@ -27,18 +27,18 @@ fleet_procs() {
   awk -v me="$$" '
     BEGIN {
       for (i = 1; i < ARGC; i++) {
-        f = ARGV[i]; l = ""; k = 0
+        f = ARGV[i] "/stat"; l = ""; k = 0
         while ((getline x < f) > 0) l = k++ ? l "\n" x : x
         close(f)
         if (k == 0) continue
-        q = substr(f, 7); sub(/\/stat$/, "", q)
+        q = substr(ARGV[i], 7)
         if (q == me) continue
         r = l
         while ((j = index(r, ") ")) > 0) r = substr(r, j + 2)
         if (split(r, a, " ") < 20 || a[1] ~ /^[ZXx]$/) continue
         print q, a[2], a[3], a[4], a[20]
       }
-    }' /proc/[0-9]*/stat
+    }' /proc/[0-9]*
 }
 
 # fleet_alive PID START: the process is there, not a zombie, and is the one that started at START.
