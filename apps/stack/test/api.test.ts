@@ -428,6 +428,7 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
   it('fleet status, metrics and OpenAPI describe the fleet', async () => {
     const st = await s.http('GET', '/v1/fleet/status');
     expect((st.json.members as unknown[]).length).toBeGreaterThan(0);
+    expect(st.json.workers).toBe(1);
     expect(st.json.members).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ status: 'idle', queue: expect.objectContaining({ completed: expect.any(Number) }) }),
@@ -445,6 +446,7 @@ describe('REST API end to end (real app, real worker, fake agent)', () => {
     expect(metrics).toMatch(/fleet_jobs_total\{outcome="failed",category="cancelled"\} \d+/);
     expect(metrics).toMatch(/fleet_queue_depth\{member="m[0-9a-f]{12}",state="completed"\}/);
     expect(metrics).toMatch(/fleet_kill_count [1-9]/);
+    expect(metrics).toMatch(/\nfleet_workers 1\n/);
     const doc = await s.http('GET', '/docs/json');
     const paths = Object.keys(doc.json.paths as Record<string, unknown>);
     expect(paths).toEqual(

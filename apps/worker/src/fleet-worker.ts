@@ -2,6 +2,8 @@ import {
   FleetJobs,
   MemberChecks,
   type PromptJobData,
+  WORKER_HEARTBEAT_MS,
+  WorkerPresence,
   type PromptJobResult,
   type RedisClient,
   Registry,
@@ -42,6 +44,7 @@ export class FleetWorker {
   private stopping = false;
   private leaving = false;
   private readonly housekeeping: Housekeeping;
+  private readonly presence: WorkerPresence;
 
   constructor(
     readonly cfg: WorkerConfig,
@@ -55,6 +58,7 @@ export class FleetWorker {
     this.jobs = new FleetJobs(this.redis, { connection: this.redis, bullPrefix: cfg.bullPrefix }, cfg.prefix);
     this.transports = new Transports(this.registry, cfg.unknownHostKey, log);
     this.housekeeping = new Housekeeping({ registry: this.registry, jobs: this.jobs, transports: this.transports, log, cfg });
+    this.presence = new WorkerPresence(this.redis, this.registry.keys);
   }
 
   async start(): Promise<void> {
@@ -84,6 +88,9 @@ export class FleetWorker {
       this.registry.keys.jobsChannel(),
       this.registry.keys.checkChannel(),
     );
+    // Heard from once it hears requests: the API tells a busy worker from none by this.
+    await this.beat();
+    this.timers.push(setInterval(() => void this.beat(), WORKER_HEARTBEAT_MS));
     await this.refreshMembers();
     this.timers.push(setInterval(() => void this.refreshMembers(), this.cfg.memberRefreshMs));
     this.timers.push(setInterval(() => void this.scanWork(), this.cfg.workScanMs));
@@ -95,6 +102,10 @@ export class FleetWorker {
       { workerId: this.cfg.workerId, members: this.memberIds.size, serving: this.workers.size, startMs: Date.now() - t0 },
       'worker started',
     );
+  }
+
+  private beat(): Promise<void> {
+    return this.presence.beat(this.cfg.workerId).catch((err: Error) => this.log.warn({ err: err.message }, 'heartbeat failed'));
   }
 
   private get checkDeps() {
@@ -221,6 +232,7 @@ export class FleetWorker {
     this.stopping = true;
     this.housekeeping.stop();
     for (const t of this.timers) clearInterval(t);
+    await this.presence.leave(this.cfg.workerId).catch(() => undefined);
     const workers = [...this.workers.values()];
     // Take no new jobs (without waiting for the running ones: that is bounded below).
     await Promise.all(workers.map((w) => w.pause(true).catch(() => undefined)));

@@ -13,6 +13,7 @@ export {
 export { installScripts } from './commands/index';
 export * from './jobs';
 export { MemberChecks, CheckRequest } from './checks';
+export { WorkerPresence, WORKER_HEARTBEAT_MS, WORKER_LIVE_MS } from './workers';
 export {
   JOB_CATEGORIES,
   type JobCategory,

@@ -37,6 +37,8 @@ export class Keys {
   check = (id: string) => `${this.prefix}:check:${id}`;
   /** Held by the one worker that runs a check request (2 min). */
   checkClaim = (id: string) => `${this.prefix}:check:${id}:claim`;
+  /** ZSET worker id → its last heartbeat (Redis server time, ms): which workers run now. */
+  workers = () => `${this.prefix}:workers`;
   /** Counters an operator (and /metrics) reads. */
   stats = () => `${this.prefix}:stats`;
 }

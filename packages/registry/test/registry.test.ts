@@ -5,7 +5,18 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
-import { CheckRequest, FenceHeldError, FleetJobs, MemberChecks, Registry, idempotentJobId, memberOfJob, queueName } from '../src/index';
+import {
+  CheckRequest,
+  FenceHeldError,
+  FleetJobs,
+  MemberChecks,
+  Registry,
+  WORKER_LIVE_MS,
+  WorkerPresence,
+  idempotentJobId,
+  memberOfJob,
+  queueName,
+} from '../src/index';
 import { SCRIPTS } from '../src/commands/index';
 
 const REDIS_URL = process.env.FLEET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -564,38 +575,113 @@ describe('member queues', () => {
   });
 });
 
-describe('member checks (API asks on pub/sub, one worker answers)', () => {
-  it('nobody claims it → no_worker; with a listener exactly one of two claims wins, and its report reaches the requester', async () => {
-    const checks = new MemberChecks(redis, reg.keys);
-    expect(await checks.request('m000000000001', 10_000)).toBe('no_worker');
+/** Redis server time (ms): heartbeats are scored by it. */
+async function serverMs(): Promise<number> {
+  const [sec, usec] = await redis.time();
+  return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+}
 
+describe('worker presence (heartbeats scored by the Redis clock)', () => {
+  it('beatWorker / liveWorkers: a beat counts for WORKER_LIVE_MS, leave ends it at once, a long-silent id is forgotten', async () => {
+    const p = new WorkerPresence(redis, reg.keys);
+    const key = reg.keys.workers();
+    await redis.del(key);
+    expect(await p.live()).toBe(0);
+    await p.beat('w1');
+    await p.beat('w2');
+    expect(await p.live()).toBe(2);
+    const score = Number(await redis.zscore(key, 'w1'));
+    expect(Math.abs(score - (await serverMs()))).toBeLessThan(1_000);
+    await p.leave('w2');
+    expect(await p.live()).toBe(1);
+    // A worker that stopped without leaving: past WORKER_LIVE_MS it no longer counts; past an hour it is dropped.
+    await redis.zadd(key, (await serverMs()) - WORKER_LIVE_MS - 1, 'w1', (await serverMs()) - 3_600_001, 'old');
+    expect(await p.live()).toBe(0);
+    await p.beat('w3');
+    expect(await redis.zrange(key, 0, -1)).toEqual(['w1', 'w3']);
+    await redis.del(key);
+  });
+});
+
+describe('member checks (API asks on pub/sub, one worker answers)', () => {
+  const report = (memberId: string) => ({
+    memberId,
+    ok: true,
+    checkedAt: 1,
+    durationMs: 2,
+    workerId: 'w1',
+    lines: [{ check: 'connect', status: 'ok', detail: 'answered' }] as [{ check: 'connect'; status: 'ok'; detail: string }],
+  });
+  const checks = () => new MemberChecks(redis, reg.keys);
+  const presence = () => new WorkerPresence(redis, reg.keys);
+  /** A subscriber that answers each request after `delayMs`, through `claims` claimers racing for it. */
+  async function listener(delayMs = 0, claimers = 1, skipFirst = false) {
     const sub = redis.duplicate();
     const claims: boolean[] = [];
+    let skipped = !skipFirst;
     sub.on('message', (_channel, message) => {
       const req = CheckRequest.parse(JSON.parse(message));
+      if (!skipped) {
+        skipped = true;
+        return;
+      }
       void (async () => {
-        // Two workers hear the same request.
-        claims.push(...(await Promise.all([checks.claim(req.id), checks.claim(req.id)])));
-        await checks.saveReport(req.id, {
-          memberId: req.memberId,
-          ok: true,
-          checkedAt: 1,
-          durationMs: 2,
-          workerId: 'w1',
-          lines: [{ check: 'connect', status: 'ok', detail: 'answered' }],
-        });
-        expect(await redis.ttl(reg.keys.check(req.id))).toBeGreaterThan(200);
+        await new Promise((r) => setTimeout(r, delayMs));
+        const won = await Promise.all(Array.from({ length: claimers }, () => checks().claim(req.id)));
+        claims.push(...won);
+        if (won.some(Boolean)) await checks().saveReport(req.id, report(req.memberId));
       })();
     });
     await sub.subscribe(reg.keys.checkChannel());
+    return { claims, stop: () => sub.disconnect() };
+  }
+  afterAll(async () => {
+    await redis.del(reg.keys.workers());
+  });
+
+  it('no worker heartbeat: no_worker at once, even with a listener; with one, exactly one of two claims wins and its report reaches the requester', async () => {
+    await redis.del(reg.keys.workers());
+    const l = await listener(0, 2);
     try {
-      const report = await checks.request('m000000000001', 5_000);
-      expect(report).toMatchObject({ memberId: 'm000000000001', ok: true, lines: [{ check: 'connect' }] });
-      expect(claims.sort()).toEqual([false, true]);
+      const t0 = Date.now();
+      expect(await checks().request('m000000000001', 10_000)).toBe('no_worker');
+      expect(Date.now() - t0).toBeLessThan(1_000);
+      await presence().beat('w1');
+      const r = await checks().request('m000000000001', 5_000);
+      expect(r).toMatchObject({ memberId: 'm000000000001', ok: true, lines: [{ check: 'connect' }] });
+      expect(l.claims.sort()).toEqual([false, true]);
+      const [id] = (await redis.keys(`${prefix}:check:*:claim`)).map((k) => k.split(':').at(-2));
+      expect(await redis.ttl(reg.keys.check(id ?? ''))).toBeGreaterThan(200);
     } finally {
-      sub.disconnect();
+      l.stop();
     }
   });
+
+  it('a busy worker (its claim comes late) is not an absent one: the report arrives', async () => {
+    await presence().beat('w1');
+    const l = await listener(4_500);
+    try {
+      expect(await checks().request('m000000000002', 10_000)).toMatchObject({ memberId: 'm000000000002', ok: true });
+    } finally {
+      l.stop();
+    }
+  }, 15_000);
+
+  it('a request the worker did not hear is published again; one that nobody claims ends as no_worker once the last heartbeat ages', async () => {
+    await presence().beat('w1');
+    const l = await listener(0, 1, true);
+    try {
+      expect(await checks().request('m000000000003', 10_000)).toMatchObject({ memberId: 'm000000000003', ok: true });
+    } finally {
+      l.stop();
+    }
+    // The worker stopped without leaving: its heartbeat ages out while the request waits.
+    await redis.zadd(reg.keys.workers(), (await serverMs()) - WORKER_LIVE_MS + 1_000, 'w1');
+    const t0 = Date.now();
+    expect(await checks().request('m000000000004', 10_000)).toBe('no_worker');
+    expect(Date.now() - t0).toBeGreaterThan(500);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  }, 20_000);
 });
 
 describe('Lua transitions', () => {

@@ -1,4 +1,4 @@
-import type { FleetJobs, Registry, RedisClient } from '@fleet/registry';
+import { type FleetJobs, type Registry, type RedisClient, WorkerPresence } from '@fleet/registry';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
 
@@ -24,7 +24,8 @@ export async function fleetStatus(registry: Registry, jobs: FleetJobs) {
       costUsd: m.costUsd,
     });
   }
-  return { members: out };
+  // Workers heard from lately: 0 means nothing will run these queues.
+  return { workers: await new WorkerPresence(registry.redis, registry.keys).live(), members: out };
 }
 
 /**
@@ -83,6 +84,11 @@ export function metricsRoute(app: FastifyInstance, deps: { redis: RedisClient; r
     labelNames: ['member', 'name', 'direction'],
     registers: [reg],
   });
+  const workers = new Gauge({
+    name: 'fleet_workers',
+    help: 'Worker processes heard from lately (heartbeats)',
+    registers: [reg],
+  });
   const busy = new Gauge({
     name: 'fleet_member_busy',
     help: '1 if the member runs an agent now',
@@ -92,6 +98,7 @@ export function metricsRoute(app: FastifyInstance, deps: { redis: RedisClient; r
 
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     snapshot = await registry.stats();
+    workers.set(await new WorkerPresence(registry.redis, registry.keys).live());
     for (const g of [depth, busy, cost, tokens]) g.reset();
     for (const m of await registry.listMembers()) {
       const id = m.id;

@@ -20,6 +20,8 @@ export const SCRIPTS = {
   recordSuccess: 5,
   recordAttempt: 3,
   appendOutput: 2,
+  beatWorker: 1,
+  liveWorkers: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
