@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,5 +51,16 @@ export function printTable(rows: BenchRow[]): void {
     console.log(
       `| ${r.name} | ${r.baseline}: ${fmt(r.baselineValue)} ${r.unit} | ${r.ours}: ${fmt(r.oursValue)} ${r.unit} | ${r.ratio.toFixed(2)}× (${r.better} is better) | ${r.target ?? ''} |`,
     );
+  }
+}
+
+/** All cores' busy time so far, ms (Linux; undefined elsewhere). */
+export function machineBusyMs(): number | undefined {
+  try {
+    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+    return (user + nice + system + irq + softirq + steal) * 10; // USER_HZ = 100 on Linux
+  } catch {
+    return undefined;
   }
 }

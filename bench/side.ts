@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { machineBusyMs } from './lib';
 import { ours, rawBullmq } from './orchestration';
 
 /**
@@ -24,17 +24,6 @@ if (!Number.isInteger(n) || !Number.isInteger(m) || (side !== 'raw' && side !== 
 }
 const redisUrl = process.env.FLEET_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const once = (jobs: number) => (side === 'raw' ? rawBullmq(redisUrl, jobs, m) : ours(jobs, m, workRoot || undefined));
-
-/** All cores' busy time so far, ms (Linux; undefined elsewhere). */
-function machineBusyMs(): number | undefined {
-  try {
-    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
-    return (user + nice + system + irq + softirq + steal) * 10; // USER_HZ = 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
 
 const info = new Redis(redisUrl, { maxRetriesPerRequest: null });
 /** The Redis server's CPU so far, ms. */
