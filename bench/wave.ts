@@ -144,7 +144,7 @@ async function fleetWave(n: number, sshd?: SshdOptions, until: 'done' | 'up' = '
       const p = s.redis.pipeline();
       for (const id of pending) p.hget(s.registry.keys.run(id), 'pid');
       const got = (await p.exec()) ?? [];
-      pending.forEach((id, i) => got[i]?.[1] && seen.add(id));
+      for (const [i, id] of pending.entries()) if (got[i]?.[1]) seen.add(id);
       return seen.size;
     };
     const t0 = performance.now();
