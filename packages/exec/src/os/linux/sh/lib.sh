@@ -18,10 +18,11 @@ fleet_stat() {
   FS_START=$1
 }
 
-# fleet_procs: every live process but the shell $$ names, one line each: `pid ppid pgrp sid start`. One awk
-# reads every /proc/<pid>/stat whole (getline: a process gone meanwhile is skipped; a newline in a
-# process's name is part of its name, and the PID comes from the path): dash's `read` takes a file
-# a byte per system call, which over a busy host's process table costs far more. Fails without awk.
+# fleet_procs: every live process but the shell $$ names, one line each: `pid ppid pgrp sid start`.
+# One awk reads every /proc/<pid>/stat whole (getline: a process gone meanwhile is skipped; a
+# newline in a process's name is part of its name, and the PID comes from the path): dash's `read`
+# takes a file a byte per system call, which over a busy host's process table costs far more.
+# Fails without awk.
 fleet_procs() {
   # shellcheck disable=SC2016 # awk's own $ fields
   awk -v me="$$" '
